@@ -1,0 +1,207 @@
+// Package perseus is the Go SDK of the Perseus file API: upload, find, wait for and delete files.
+package perseus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultHost is where the client goes when PERSEUS_API_HOST is unset: the
+// default address of `perseus serve`.
+const DefaultHost = "http://127.0.0.1:8080"
+
+// Version is the SDK version sent in the User-Agent.
+const Version = "0.1.0"
+
+// Client talks to one Perseus server. It is safe for concurrent use.
+type Client struct {
+	// File is the file service: client.File.UploadFile(ctx, path), …
+	File *FileService
+
+	base      *url.URL
+	apiKey    string
+	http      *http.Client
+	userAgent string
+	retry     RetryPolicy
+}
+
+// Option configures a Client. Options are checked: NewClient fails on a bad one.
+type Option func(*Client) error
+
+// WithHost sets the API base URL, e.g. "http://127.0.0.1:8080" (a path prefix is kept).
+func WithHost(host string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(strings.TrimSuffix(host, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("perseus: host %q is not an http(s) URL such as http://127.0.0.1:8080", host)
+		}
+		c.base = u
+		return nil
+	}
+}
+
+// WithAPIKey sets the API key sent as a Bearer token.
+func WithAPIKey(key string) Option {
+	return func(c *Client) error {
+		if key == "" || strings.ContainsAny(key, " \r\n\t") {
+			return errors.New("perseus: the API key must be non-empty and contain no whitespace")
+		}
+		c.apiKey = key
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client used for every request.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("perseus: WithHTTPClient needs a non-nil client")
+		}
+		c.http = hc
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if ua == "" {
+			return errors.New("perseus: the user agent must be non-empty")
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithRetry sets how transient failures are retried; RetryPolicy{} disables retries.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
+			return errors.New("perseus: retry policy values must not be negative")
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// NewClient returns a client. Without options it reads PERSEUS_API_HOST
+// (default DefaultHost) and LETTRIA_API_KEY, as the Python SDK does.
+func NewClient(opts ...Option) (*Client, error) {
+	c := &Client{http: &http.Client{}, userAgent: "perseus-go/" + Version, retry: DefaultRetry}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	// The environment only fills what the options left unset, so a bad
+	// PERSEUS_API_HOST does not break a client given WithHost.
+	if c.base == nil {
+		host := os.Getenv("PERSEUS_API_HOST")
+		if host == "" {
+			host = DefaultHost
+		}
+		if err := WithHost(host)(c); err != nil {
+			return nil, fmt.Errorf("%w (from PERSEUS_API_HOST)", err)
+		}
+	}
+	if key := os.Getenv("LETTRIA_API_KEY"); c.apiKey == "" && key != "" {
+		if err := WithAPIKey(key)(c); err != nil {
+			return nil, fmt.Errorf("%w (from LETTRIA_API_KEY)", err)
+		}
+	}
+	c.File = &FileService{client: c}
+	return c, nil
+}
+
+// endpoint joins the base URL with an API path.
+func (c *Client) endpoint(path string) string {
+	return c.base.String() + path
+}
+
+// call sends a JSON request (body may be nil) and decodes a 2xx JSON answer
+// into out (which may be nil). Transient failures are retried.
+func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("perseus: encode request: %w", err)
+		}
+	}
+	return c.retry.do(ctx, func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, c.endpoint(path), bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", c.userAgent)
+		if c.apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		}
+		return c.http.Do(req)
+	}, func(resp *http.Response) error {
+		if err := CheckResponse(resp); err != nil {
+			return err
+		}
+		if out == nil || resp.StatusCode == http.StatusNoContent {
+			return nil
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("perseus: decode %s %s answer: %w", method, path, err)
+		}
+		return nil
+	})
+}
+
+// CheckResponse returns nil for a 2xx answer and an *APIError otherwise,
+// carrying the server's message.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL)}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(data, &body) == nil && body.Message != "" {
+		e.Message, e.Code = body.Message, body.Code
+	} else if s := strings.TrimSpace(string(data)); s != "" && len(s) < 512 {
+		e.Message = s // e.g. an S3 XML error or a proxy's text
+	}
+	return e
+}
+
+// redact drops the query of upload URLs: it is a credential.
+func redact(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	return c.String()
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,68 @@
+package perseus
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNotFound: the file does not exist (or is not the caller's).
+	ErrNotFound = errors.New("perseus: not found")
+	// ErrConflict: the content is already uploaded (create answered 409).
+	ErrConflict = errors.New("perseus: conflict")
+	// ErrUnauthorized: the API key is missing, unknown or revoked.
+	ErrUnauthorized = errors.New("perseus: unauthorized")
+	// ErrUploadFailed: the file ended in status failed, or its bytes were refused.
+	ErrUploadFailed = errors.New("perseus: upload failed")
+	// ErrTimeout: WaitForFileUpload gave up before the file was final.
+	ErrTimeout = errors.New("perseus: timed out waiting for the file")
+)
+
+// APIError is a non-2xx answer of the Perseus API.
+type APIError struct {
+	StatusCode int    // HTTP status
+	Code       string // stable machine code, when the server sends one
+	Message    string // what went wrong, for a person
+	Method     string
+	URL        string
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("perseus: %s %s: %d %s", e.Method, e.URL, e.StatusCode, msg)
+}
+
+// Is lets errors.Is match an APIError against the sentinels by its status.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone
+	case ErrConflict:
+		return e.StatusCode == http.StatusConflict
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrUploadFailed:
+		return e.StatusCode == http.StatusUnprocessableEntity
+	}
+	return false
+}
+
+// FileFailedError is returned when a file ends in status failed.
+type FileFailedError struct {
+	File *File
+}
+
+func (e *FileFailedError) Error() string {
+	if e.File.Reason != "" {
+		return fmt.Sprintf("perseus: file %s failed: %s", e.File.ID, e.File.Reason)
+	}
+	return fmt.Sprintf("perseus: file %s failed", e.File.ID)
+}
+
+// Is matches ErrUploadFailed.
+func (e *FileFailedError) Is(target error) bool { return target == ErrUploadFailed }

@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/perseus-go/perseus"
+	"github.com/spf13/cobra"
+)
+
+// clientFlags are shared by every client command.
+type clientFlags struct {
+	host, apiKey string
+	json         bool
+}
+
+var clientEnv = envFlags{"host": "PERSEUS_API_HOST", "api-key": "LETTRIA_API_KEY"}
+
+func (c *clientFlags) client(cmd *cobra.Command) (*perseus.Client, error) {
+	if err := clientEnv.apply(cmd.Flags()); err != nil {
+		return nil, err
+	}
+	var opts []perseus.Option
+	if c.host != "" {
+		opts = append(opts, perseus.WithHost(c.host))
+	}
+	if c.apiKey != "" {
+		opts = append(opts, perseus.WithAPIKey(c.apiKey))
+	}
+	cl, err := perseus.NewClient(opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cl, nil
+}
+
+func newFileCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "file",
+		Short: "Upload, find, wait for and delete files",
+		Long: `Client commands of the Perseus file API.
+
+They read PERSEUS_API_HOST (default ` + perseus.DefaultHost + `) and LETTRIA_API_KEY,
+like the Python SDK; --host and --api-key override them. Output is for people
+by default; --json prints one JSON object per file per line.`,
+		Example: `  perseus file upload report.pdf notes/ --wait
+  perseus file find --hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+  perseus file delete 0193c1de-…`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&cf.host, "host", "", "API base `URL` [PERSEUS_API_HOST]")
+	pf.StringVar(&cf.apiKey, "api-key", "", "API `KEY` [LETTRIA_API_KEY]")
+	pf.BoolVar(&cf.json, "json", false, "print one JSON object per file per line")
+	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf))
+	return cmd
+}
+
+func newUploadCmd(cf *clientFlags) *cobra.Command {
+	var wait bool
+	var concurrency int
+	cmd := &cobra.Command{
+		Use:   "upload PATH...",
+		Short: "Upload files and directories (recursively)",
+		Long: `Upload files. Each is hashed (SHA-256); content the server already has is
+not sent again and its existing file is printed. Directories are walked
+recursively. With --wait, each file is waited for until it is uploaded.`,
+		Example: `  perseus file upload report.pdf
+  perseus file upload ./docs --concurrency 8 --wait --json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if concurrency < 1 {
+				return usageError{fmt.Errorf("--concurrency %d: must be at least 1", concurrency)}
+			}
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			paths, err := expandPaths(args)
+			if err != nil {
+				return err
+			}
+			out := newPrinter(cmd, cf.json)
+			return uploadAll(cmd.Context(), c, paths, concurrency, wait, out)
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until each file is uploaded (or failed)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "files uploaded at once")
+	return cmd
+}
+
+// expandPaths turns files and directories into the list of regular files.
+func expandPaths(args []string) ([]string, error) {
+	var paths []string
+	for _, a := range args {
+		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(paths) == 0 {
+		return nil, usageError{errors.New("no regular files in the given paths")}
+	}
+	return paths, nil
+}
+
+func uploadAll(ctx context.Context, c *perseus.Client, paths []string, concurrency int, wait bool, out *printer) error {
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for _, p := range paths {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f, err := c.File.UploadFile(ctx, p)
+			if err == nil && wait {
+				f, err = c.File.WaitForFileUpload(ctx, f.ID)
+			}
+			if err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				out.errorf("%s: %v", p, err)
+				return
+			}
+			out.file(f)
+		}()
+	}
+	wg.Wait()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d uploads failed: %w", failed, len(paths), errSilent)
+	}
+	return nil
+}
+
+func newCreateCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "create NAME SHA256",
+		Short:   "Create a file record and print its upload URL",
+		Example: `  perseus file create report.pdf $(sha256sum report.pdf | cut -d' ' -f1)`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.File.CreateFile(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			out := newPrinter(cmd, cf.json)
+			if cf.json {
+				out.json(res)
+				return nil
+			}
+			out.file(res.File)
+			out.linef("upload with: curl -T %s '%s'", args[0], res.UploadURL)
+			return nil
+		},
+	}
+}
+
+func newFindCmd(cf *clientFlags) *cobra.Command {
+	var ids, hashes []string
+	cmd := &cobra.Command{
+		Use:     "find [--id ID]... [--hash SHA256]...",
+		Short:   "Find files by id and/or content hash",
+		Example: `  perseus file find --id 0193c1de-… --hash 9f86d081…0a08`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(ids) == 0 && len(hashes) == 0 {
+				return usageError{errors.New("give at least one --id or --hash")}
+			}
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			files, err := c.File.FindFiles(cmd.Context(), perseus.FindQuery{IDs: ids, SourceHashes: hashes})
+			if err != nil {
+				return err
+			}
+			out := newPrinter(cmd, cf.json)
+			for _, f := range files {
+				out.file(f)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&ids, "id", nil, "file `ID` (repeatable)")
+	cmd.Flags().StringArrayVar(&hashes, "hash", nil, "content `SHA256` (repeatable)")
+	return cmd
+}
+
+func newGetCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "get ID",
+		Short:   "Show one file; exit status 1 if there is none",
+		Example: `  perseus file get 0193c1de-…`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			f, err := c.File.FindFile(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f == nil {
+				return fmt.Errorf("no file with id %s", args[0])
+			}
+			newPrinter(cmd, cf.json).file(f)
+			return nil
+		},
+	}
+}
+
+func newDeleteCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete a file",
+		Example: `  perseus file delete 0193c1de-…`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.File.DeleteFile(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if !cf.json {
+				newPrinter(cmd, false).linef("deleted %s", args[0])
+			}
+			return nil
+		},
+	}
+}
+
+func newWaitCmd(cf *clientFlags) *cobra.Command {
+	var interval, timeout time.Duration
+	cmd := &cobra.Command{
+		Use:     "wait ID",
+		Short:   "Wait until a file is uploaded; exit status 1 if it failed",
+		Example: `  perseus file wait 0193c1de-… --timeout 10m`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client(cmd)
+			if err != nil {
+				return err
+			}
+			f, err := c.File.WaitForFileUpload(cmd.Context(), args[0],
+				perseus.WithPollingInterval(interval), perseus.WithTimeout(timeout))
+			if f != nil {
+				newPrinter(cmd, cf.json).file(f)
+			}
+			return err
+		},
+	}
+	cmd.Flags().DurationVar(&interval, "interval", 500*time.Millisecond, "polling interval against servers without long-poll")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "give up after this long")
+	return cmd
+}

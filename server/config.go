@@ -1,0 +1,65 @@
+// Package server answers the Perseus v0 file API over HTTP on top of a metadata store and a blob store.
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// Config is everything a Server is built from.
+type Config struct {
+	// Meta keeps file records and API keys. Required.
+	Meta meta.Store
+	// Blobs keeps content. Required. If it implements blob.Presigner, clients
+	// upload straight to it and the server verifies what arrives.
+	Blobs blob.Store
+	// SigningKey signs upload URLs that point at this server. Required, at
+	// least 32 bytes, the same on every replica.
+	SigningKey []byte
+	// PublicURL is the base of upload URLs pointing at this server, e.g.
+	// https://files.example.com when behind a proxy. Empty: derived from each
+	// request's Host.
+	PublicURL string
+	// StaticKeys maps API keys given on the command line to their tenant.
+	StaticKeys map[string]string
+	// UploadURLTTL is how long an upload URL stays valid. Default 1h.
+	UploadURLTTL time.Duration
+	// MaxFileSize is the largest content accepted, in bytes. Default 5 TiB.
+	MaxFileSize int64
+	// MaxFindValues caps ids plus sourceHashes in one find. Default 1000.
+	MaxFindValues int
+	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
+	VerifyInterval time.Duration
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.Meta == nil || cfg.Blobs == nil {
+		return cfg, errors.New("server: Config.Meta and Config.Blobs are required")
+	}
+	if len(cfg.SigningKey) < 32 {
+		return cfg, errors.New("server: Config.SigningKey must be at least 32 bytes")
+	}
+	if cfg.UploadURLTTL <= 0 {
+		cfg.UploadURLTTL = time.Hour
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = 5 << 40
+	}
+	if cfg.MaxFindValues <= 0 {
+		cfg.MaxFindValues = 1000
+	}
+	if cfg.VerifyInterval <= 0 {
+		cfg.VerifyInterval = 200 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, nil
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+type blobInfo = blob.Info
+
+// Run verifies direct (presigned) uploads until ctx ends. Existing clients
+// never say that an upload is done, so the server looks for staged objects
+// every VerifyInterval, hashes each, and settles its record. With a store that
+// does not presign, Run only waits for ctx.
+func (s *Server) Run(ctx context.Context) error {
+	if s.presign == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(s.cfg.VerifyInterval)
+	defer t.Stop()
+	for {
+		if err := s.scanStaged(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("scan of direct uploads failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// scanStaged settles every staged object it finds, a few at a time.
+func (s *Server) scanStaged(ctx context.Context) error {
+	var staged []blob.Info
+	if err := s.cfg.Blobs.List(ctx, stagingPrefix, func(i blob.Info) error {
+		staged = append(staged, i)
+		return nil
+	}); err != nil {
+		return err
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, i := range staged {
+		if !s.claimVerify(i.Key) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done(); s.releaseVerify(i.Key) }()
+			if err := s.verifyStaged(ctx, i); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("verify direct upload", "key", i.Key, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Server) claimVerify(key string) bool {
+	s.verify.Lock()
+	defer s.verify.Unlock()
+	if s.verifying[key] {
+		return false
+	}
+	s.verifying[key] = true
+	return true
+}
+
+func (s *Server) releaseVerify(key string) {
+	s.verify.Lock()
+	delete(s.verifying, key)
+	s.verify.Unlock()
+}
+
+// verifyStaged hashes one staged object and settles its record: verified
+// bytes are copied to the record's content key before it becomes uploaded;
+// anything else is removed.
+func (s *Server) verifyStaged(ctx context.Context, i blob.Info) error {
+	parts := strings.Split(strings.TrimPrefix(i.Key, stagingPrefix), "/")
+	if len(parts) != 3 {
+		return s.cfg.Blobs.Delete(ctx, i.Key) // not ours
+	}
+	tenant, id := parts[0], parts[1]
+	rec, err := s.cfg.Meta.Get(ctx, tenant, id)
+	if errors.Is(err, meta.ErrNotFound) || err == nil && rec.Status == meta.StatusUploaded {
+		return s.cfg.Blobs.Delete(ctx, i.Key) // deleted, or a second PUT after success
+	}
+	if err != nil {
+		return err
+	}
+	sum, n, err := s.hashObject(ctx, i.Key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil // another replica got there first
+	}
+	if err != nil {
+		return err
+	}
+	if sum != rec.SourceHash {
+		_, serr := s.settle(ctx, rec, meta.StatusFailed, 0, "uploaded bytes hash to "+sum+", not to the declared sourceHash")
+		return errors.Join(serr, s.cfg.Blobs.Delete(ctx, i.Key))
+	}
+	dst := contentKey(tenant, rec.SourceHash, id)
+	if err := s.copyObject(ctx, i.Key, dst); err != nil {
+		return err
+	}
+	_, err = s.settle(ctx, rec, meta.StatusUploaded, n, "")
+	if errors.Is(err, meta.ErrNotFound) {
+		return errors.Join(s.cfg.Blobs.Delete(ctx, dst), s.cfg.Blobs.Delete(ctx, i.Key))
+	}
+	if err != nil {
+		return err
+	}
+	return s.cfg.Blobs.Delete(ctx, i.Key)
+}
+
+func (s *Server) hashObject(ctx context.Context, key string) (string, int64, error) {
+	r, err := s.cfg.Blobs.Open(ctx, key, 0)
+	if err != nil {
+		return "", 0, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	n, err := io.CopyBuffer(h, r, *buf)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+func (s *Server) copyObject(ctx context.Context, src, dst string) error {
+	if c, ok := s.cfg.Blobs.(blob.Copier); ok {
+		return c.Copy(ctx, src, dst)
+	}
+	r, err := s.cfg.Blobs.Open(ctx, src, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := s.cfg.Blobs.Create(ctx, dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(ctx)
+}

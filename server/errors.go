@@ -1,0 +1,48 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Error is an answer the server gives when a request cannot succeed: an HTTP
+// status, a stable machine code and a message a person can act on.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// With returns a copy of e whose message is the given text.
+func (e *Error) With(format string, args ...any) *Error {
+	c := *e
+	c.Message = fmt.Sprintf(format, args...)
+	return &c
+}
+
+// Every error the server answers, in one list.
+var (
+	ErrUnauthorized   = &Error{http.StatusUnauthorized, "unauthorized", "missing or unknown API key: send the header Authorization: Bearer <key>"}
+	ErrBadRequest     = &Error{http.StatusBadRequest, "bad_request", "the request is malformed"}
+	ErrInvalidName    = &Error{http.StatusBadRequest, "invalid_name", "name must be 1 to 1024 bytes of UTF-8 without control characters or path separators (/ or \\)"}
+	ErrInvalidHash    = &Error{http.StatusBadRequest, "invalid_source_hash", "sourceHash must be the SHA-256 of the content as 64 hexadecimal characters"}
+	ErrTooMany        = &Error{http.StatusBadRequest, "too_many_values", "too many ids and sourceHashes in one request"}
+	ErrFileNotFound   = &Error{http.StatusNotFound, "file_not_found", "no file with this id"}
+	ErrRouteNotFound  = &Error{http.StatusNotFound, "not_found", "no such endpoint"}
+	ErrMethod         = &Error{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint"}
+	ErrFileExists     = &Error{http.StatusConflict, "file_exists", "a file with this content is already uploaded; find it by its sourceHash"}
+	ErrAlreadyDone    = &Error{http.StatusConflict, "already_uploaded", "this file is already uploaded; nothing to do"}
+	ErrURLInvalid     = &Error{http.StatusForbidden, "upload_url_invalid", "the upload URL is not valid: its signature does not match; create the file again for a fresh URL"}
+	ErrURLExpired     = &Error{http.StatusForbidden, "upload_url_expired", "the upload URL has expired; create the file again for a fresh URL"}
+	ErrFileGone       = &Error{http.StatusGone, "file_deleted", "the file this upload URL was issued for has been deleted"}
+	ErrTooLarge       = &Error{http.StatusRequestEntityTooLarge, "too_large", "the body is larger than this server accepts"}
+	ErrHashMismatch   = &Error{http.StatusUnprocessableEntity, "hash_mismatch", "the uploaded bytes do not hash to the file's sourceHash; the file is marked failed and the bytes were discarded"}
+	ErrIncomplete     = &Error{http.StatusBadRequest, "upload_incomplete", "the upload ended before all bytes arrived; nothing was kept, send it again"}
+	ErrUnavailable    = &Error{http.StatusServiceUnavailable, "unavailable", "a storage backend is unavailable; retry later"}
+	ErrInternal       = &Error{http.StatusInternalServerError, "internal", "internal server error"}
+	ErrNotReady       = &Error{http.StatusServiceUnavailable, "not_ready", "the server cannot reach its stores"}
+	ErrInvalidWait    = &Error{http.StatusBadRequest, "invalid_wait", "wait must be a duration such as 30s, at most 60s"}
+	ErrUnsupportedMed = &Error{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the request body as JSON (Content-Type: application/json)"}
+)

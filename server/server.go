@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// Server serves the file API. Create one with New, mount Handler, and call
+// Run to verify direct uploads in the background.
+type Server struct {
+	cfg       Config
+	sign      signer
+	presign   blob.Presigner // nil when uploads go through the server
+	hub       *hub
+	mux       *http.ServeMux
+	verify    sync.Mutex // guards verifying
+	verifying map[string]bool
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, sign: signer{c.SigningKey}, hub: newHub(), verifying: map[string]bool{}}
+	s.presign, _ = c.Blobs.(blob.Presigner)
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /api/v0/file", s.auth(s.handleCreate))
+	m.HandleFunc("POST /api/v0/file/find", s.auth(s.handleFind))
+	m.HandleFunc("GET /api/v0/file/{id}", s.auth(s.handleGet))
+	m.HandleFunc("DELETE /api/v0/file/{id}", s.auth(s.handleDelete))
+	m.HandleFunc("PUT /upload/{id}", s.handleUpload)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", s.handleReady)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, ErrRouteNotFound) })
+	s.mux = m
+}
+
+type ctxKey struct{}
+
+// tenantOf returns the tenant that auth resolved for r.
+func tenantOf(r *http.Request) string { return r.Context().Value(ctxKey{}).(string) }
+
+// auth resolves the bearer key to a tenant, or answers 401.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "Bearer "
+		h := r.Header.Get("Authorization")
+		if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
+			writeError(w, ErrUnauthorized)
+			return
+		}
+		key := h[len(prefix):]
+		tenant, ok := s.cfg.StaticKeys[key]
+		if !ok {
+			k, err := s.cfg.Meta.KeyByHash(r.Context(), HashKey(key))
+			if errors.Is(err, meta.ErrNotFound) {
+				writeError(w, ErrUnauthorized)
+				return
+			}
+			if err != nil {
+				s.storeError(w, r, "key lookup", err)
+				return
+			}
+			tenant = k.Tenant
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, tenant)))
+	}
+}
+
+// HashKey returns how an API key is stored: its hex SHA-256.
+func HashKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Meta.Ping(ctx); err != nil {
+		writeError(w, ErrNotReady.With("metadata store: %v", err))
+		return
+	}
+	if err := s.cfg.Blobs.Ping(ctx); err != nil {
+		writeError(w, ErrNotReady.With("blob store: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// storeError answers a backend failure: 503 for the client, details in the log.
+func (s *Server) storeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.cfg.Logger.Error("store failure", "op", op, "path", r.URL.Path, "err", err)
+	writeError(w, ErrUnavailable.With("%s failed: a storage backend is unavailable; retry later", op))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) { writeJSON(w, e.Status, e) }

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// handleUpload receives the content of a file through a URL this server signed.
+// The bytes stream to the blob store while being hashed; only verified,
+// durably committed bytes make the file uploaded.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	tenant, hash, e := s.sign.check(id, r.URL.Query(), time.Now())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	rec, err := s.cfg.Meta.Get(r.Context(), tenant, id)
+	if errors.Is(err, meta.ErrNotFound) {
+		writeError(w, ErrFileGone)
+		return
+	}
+	if err != nil {
+		s.storeError(w, r, "upload", err)
+		return
+	}
+	if rec.SourceHash != hash {
+		writeError(w, ErrURLInvalid)
+		return
+	}
+	if rec.Status == meta.StatusUploaded {
+		writeError(w, ErrAlreadyDone)
+		return
+	}
+	if r.ContentLength > s.cfg.MaxFileSize {
+		writeError(w, ErrTooLarge.With("the body is %d bytes; this server accepts at most %d", r.ContentLength, s.cfg.MaxFileSize))
+		return
+	}
+	f, e := s.receive(w, r, rec)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, toFile(f))
+}
+
+// receive streams the body into the blob store and settles the record.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) (meta.File, *Error) {
+	ctx := r.Context()
+	bw, err := s.cfg.Blobs.Create(ctx, contentKey(rec.Tenant, rec.SourceHash, rec.ID))
+	if err != nil {
+		s.cfg.Logger.Error("blob create", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable
+	}
+	h := sha256.New()
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(io.MultiWriter(bw, h), http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize), *buf)
+	copyBufs.Put(buf)
+	if err != nil {
+		bw.Abort()
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return rec, ErrTooLarge.With("the body is larger than the %d bytes this server accepts; nothing was kept", s.cfg.MaxFileSize)
+		}
+		return rec, ErrIncomplete.With("the upload was cut off after %d bytes (%v); nothing was kept, send it again", n, err)
+	}
+	if r.ContentLength >= 0 && n != r.ContentLength {
+		bw.Abort()
+		return rec, ErrIncomplete.With("received %d bytes but Content-Length said %d; nothing was kept", n, r.ContentLength)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != rec.SourceHash {
+		bw.Abort()
+		reason := "uploaded bytes hash to " + got + ", not to the declared sourceHash"
+		if _, err := s.settle(context.WithoutCancel(ctx), rec, meta.StatusFailed, 0, reason); err != nil {
+			s.cfg.Logger.Error("mark failed", "id", rec.ID, "err", err)
+		}
+		return rec, ErrHashMismatch.With("the %d uploaded bytes hash to %s, not to the file's sourceHash %s; the file is marked failed and the bytes were discarded", n, got, rec.SourceHash)
+	}
+	if err := bw.Commit(ctx); err != nil {
+		s.cfg.Logger.Error("blob commit", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable.With("could not store the bytes durably; nothing was kept, send them again")
+	}
+	f, err := s.settle(context.WithoutCancel(ctx), rec, meta.StatusUploaded, n, "")
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), contentKey(rec.Tenant, rec.SourceHash, rec.ID))
+		return rec, ErrFileGone
+	case err != nil:
+		s.cfg.Logger.Error("mark uploaded", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable
+	}
+	return f, nil
+}
+
+// settle moves rec to status to, from whatever non-final or failed status it
+// is in, and wakes waiters. A record another request already made uploaded is
+// returned as it is.
+func (s *Server) settle(ctx context.Context, rec meta.File, to meta.Status, size int64, reason string) (meta.File, error) {
+	from := rec.Status
+	for range 3 {
+		f, err := s.cfg.Meta.Transition(ctx, rec.ID, meta.Update{From: from, To: to, Size: size, Reason: reason})
+		if err == nil {
+			s.hub.publish(rec.ID)
+			return f, nil
+		}
+		if !errors.Is(err, meta.ErrConflict) {
+			return f, err
+		}
+		cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+		if err != nil {
+			return cur, err
+		}
+		if cur.Status == meta.StatusUploaded || cur.Status == to {
+			return cur, nil
+		}
+		from = cur.Status
+	}
+	return rec, meta.ErrConflict
+}
+
+// removeContent deletes whatever content and staged uploads f had.
+func (s *Server) removeContent(ctx context.Context, f meta.File) error {
+	err := s.cfg.Blobs.Delete(ctx, contentKey(f.Tenant, f.SourceHash, f.ID))
+	if s.presign != nil {
+		lerr := s.cfg.Blobs.List(ctx, stagingDir(f.Tenant, f.ID), func(i blobInfo) error {
+			return s.cfg.Blobs.Delete(ctx, i.Key)
+		})
+		err = errors.Join(err, lerr)
+	}
+	return err
+}

@@ -1,0 +1,253 @@
+// Package local is the embedded blob.Store: objects as files in a directory, written durably.
+//
+// Layout under the root directory:
+//
+//	root/
+//	├── tmp/            writes in progress (removed on Abort, renamed on Commit)
+//	└── objects/
+//	    └── <key>       one file per key; keys are slash-separated paths
+//
+// A Commit writes to a temp file in tmp/, fsyncs it, renames it into place and
+// fsyncs the destination directory, so a committed object survives a crash.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/perseus-go/perseus/store/blob"
+)
+
+// Store is a blob.Store in a local directory.
+type Store struct {
+	objects string
+	tmp     string
+}
+
+var (
+	_ blob.Store  = (*Store)(nil)
+	_ blob.Copier = (*Store)(nil)
+)
+
+// Open returns the store rooted at dir, creating it if needed. Leftover temp
+// files from an earlier crash are removed.
+func Open(dir string) (*Store, error) {
+	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp")}
+	if err := os.RemoveAll(s.tmp); err != nil {
+		return nil, fmt.Errorf("local: clean %s: %w", s.tmp, err)
+	}
+	for _, d := range []string{s.objects, s.tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// path maps a key to its file, refusing keys that could escape the root.
+func (s *Store) path(key string) (string, error) {
+	if key == "" || path.Clean(key) != key || strings.HasPrefix(key, "/") || strings.HasPrefix(key, "..") {
+		return "", fmt.Errorf("local: invalid key %q", key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			return "", fmt.Errorf("local: invalid key %q", key)
+		}
+	}
+	return filepath.Join(s.objects, filepath.FromSlash(key)), nil
+}
+
+type writer struct {
+	f    *os.File
+	dst  string
+	done bool
+}
+
+// Create implements blob.Store.
+func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
+	dst, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.tmp, "put-*")
+	if err != nil {
+		return nil, fmt.Errorf("local: create %s: %w", key, err)
+	}
+	return &writer{f: f, dst: dst}, nil
+}
+
+func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+// Commit makes the bytes durable and visible: fsync, rename, fsync the directory.
+func (w *writer) Commit(context.Context) error {
+	if w.done {
+		return errors.New("local: writer already finished")
+	}
+	w.done = true
+	name := w.f.Name()
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(w.dst), 0o700)
+	}
+	if err == nil {
+		err = os.Rename(name, w.dst)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(w.dst))
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("local: commit: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.f.Close()
+	return os.Remove(w.f.Name())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Open implements blob.Store.
+func (s *Store) Open(_ context.Context, key string, offset int64) (io.ReadCloser, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, mapErr(key, err)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("local: seek %s: %w", key, err)
+		}
+	}
+	return f, nil
+}
+
+// Stat implements blob.Store.
+func (s *Store) Stat(_ context.Context, key string) (blob.Info, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return blob.Info{}, mapErr(key, err)
+	}
+	return blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete implements blob.Store. Directories left empty are removed too.
+func (s *Store) Delete(_ context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("local: delete %s: %w", key, err)
+	}
+	for dir := filepath.Dir(p); dir != s.objects && strings.HasPrefix(dir, s.objects); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil { // not empty, or already gone
+			break
+		}
+	}
+	return nil
+}
+
+// List implements blob.Store.
+func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	err := filepath.WalkDir(s.objects, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel, _ := filepath.Rel(s.objects, p)
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed while walking
+		}
+		return fn(blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("local: list %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Copy implements blob.Copier with a durable copy.
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	r, err := s.Open(ctx, src, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := s.Create(ctx, dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return fmt.Errorf("local: copy %s: %w", src, err)
+	}
+	return w.Commit(ctx)
+}
+
+// Ping implements blob.Store: the directories must be there and writable.
+func (s *Store) Ping(context.Context) error {
+	f, err := os.CreateTemp(s.tmp, "ping-*")
+	if err != nil {
+		return fmt.Errorf("local: ping: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func mapErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return blob.ErrNotFound
+	}
+	return fmt.Errorf("local: %s: %w", key, err)
+}

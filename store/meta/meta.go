@@ -1,0 +1,99 @@
+// Package meta defines the metadata store: file records and API keys, keyed by tenant, id and SHA-256.
+package meta
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Status is the lifecycle state of a file record.
+type Status string
+
+// The three states of a file, as the v0 contract names them.
+const (
+	StatusPending  Status = "pending"
+	StatusUploaded Status = "uploaded"
+	StatusFailed   Status = "failed"
+)
+
+// Final reports whether no further transition is expected without a new upload.
+func (s Status) Final() bool { return s == StatusUploaded || s == StatusFailed }
+
+// File is one file record as the store keeps it.
+type File struct {
+	ID         string
+	Tenant     string
+	Name       string
+	SourceHash string // lower-case hex SHA-256 the content must hash to
+	Status     Status
+	Size       int64  // verified size in bytes; 0 until uploaded
+	Reason     string // why the upload failed, for a person
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Key is one API key as the store keeps it: never the key itself, only its SHA-256.
+type Key struct {
+	ID        string
+	Tenant    string
+	Hash      string // hex SHA-256 of the key
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Errors a Store returns; backends map their own "missing" and constraint errors onto these.
+var (
+	ErrNotFound = errors.New("meta: not found")
+	ErrConflict = errors.New("meta: status changed concurrently")
+	ErrExists   = errors.New("meta: already exists")
+)
+
+// Update describes a status transition. The store applies it only while the
+// record's status is still From, so that concurrent finishers agree.
+type Update struct {
+	From   Status
+	To     Status
+	Size   int64
+	Reason string
+}
+
+// Store keeps file records and API keys. Every method is safe for concurrent
+// use, and from several processes sharing one database.
+type Store interface {
+	// Claim returns the record of tenant for f.SourceHash, creating it from f
+	// (ID, Tenant, Name, SourceHash, CreatedAt) when there is none. An existing
+	// pending or failed record is reset to pending (Reason cleared) and
+	// returned with created false; an uploaded one is returned unchanged.
+	// Concurrent claims of one hash by one tenant yield exactly one record.
+	Claim(ctx context.Context, f File) (rec File, created bool, err error)
+	// Get returns the tenant's record with this id, or ErrNotFound.
+	Get(ctx context.Context, tenant, id string) (File, error)
+	// Find returns the tenant's records whose id is in ids or whose hash is in
+	// hashes, each once, oldest first.
+	Find(ctx context.Context, tenant string, ids, hashes []string) ([]File, error)
+	// Transition applies u to the record with this id if its status is u.From,
+	// returning the new record; ErrConflict if the status was another,
+	// ErrNotFound if there is no such record.
+	Transition(ctx context.Context, id string, u Update) (File, error)
+	// Delete removes the tenant's record and returns it, or ErrNotFound.
+	Delete(ctx context.Context, tenant, id string) (File, error)
+	// Stale returns up to limit records in status s last updated before t, oldest first.
+	Stale(ctx context.Context, s Status, before time.Time, limit int) ([]File, error)
+	// Exists reports whether any record, of any tenant, has this id.
+	Exists(ctx context.Context, id string) (bool, error)
+
+	// PutKey stores a new key; ErrExists if its hash is already stored.
+	PutKey(ctx context.Context, k Key) error
+	// KeyByHash returns the unrevoked key with this hash, or ErrNotFound.
+	KeyByHash(ctx context.Context, hash string) (Key, error)
+	// Keys lists every key, revoked ones included, oldest first.
+	Keys(ctx context.Context) ([]Key, error)
+	// RevokeKey marks the key with this id revoked, or ErrNotFound.
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+
+	// Ping checks that the store can serve.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

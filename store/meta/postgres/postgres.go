@@ -1,0 +1,236 @@
+// Package postgres is the shared meta.Store: records in PostgreSQL through pgx, for several replicas at once.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// Store is a meta.Store kept in PostgreSQL. It is safe for concurrent use,
+// including by several processes sharing one database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ meta.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://user@host:port/db?...) and
+// brings its schema up to date. Query parameters pgx does not know itself,
+// such as search_path, are sent to the server as run-time parameters, so
+// ?search_path=other keeps the tables in schema "other". The pool reconnects
+// by itself when the server comes back after an outage.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The message may quote the URL, password included: keep only the kind of error.
+		return nil, errors.New("postgres: cannot parse the database URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`
+
+func scanFile(r pgx.Row) (meta.File, error) {
+	var f meta.File
+	var status string
+	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &f.CreatedAt, &f.UpdatedAt)
+	f.Status = meta.Status(status)
+	f.CreatedAt = f.CreatedAt.UTC()
+	f.UpdatedAt = f.UpdatedAt.UTC()
+	return f, err
+}
+
+func collectFiles(rows pgx.Rows, err error) ([]meta.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (meta.File, error) { return scanFile(r) })
+}
+
+// now is the time the store writes into updated_at: the caller's clock, like
+// the before of Stale.
+func now() time.Time { return time.Now().UTC() }
+
+// Claim implements meta.Store. One statement does it all, so concurrent
+// claims of one hash meet at the unique index and agree on one row.
+func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
+	t := now()
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = t
+	}
+	var rec meta.File
+	var inserted bool
+	row := s.pool.QueryRow(ctx, `
+INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6)
+ON CONFLICT (tenant, source_hash) DO UPDATE SET
+	status = CASE WHEN f.status = 'failed' THEN 'pending' ELSE f.status END,
+	reason = CASE WHEN f.status = 'failed' THEN '' ELSE f.reason END,
+	updated_at = CASE WHEN f.status = 'failed' THEN excluded.updated_at ELSE f.updated_at END
+RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
+		f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t)
+	var status string
+	err := row.Scan(&rec.ID, &rec.Tenant, &rec.Name, &rec.SourceHash, &status, &rec.Size, &rec.Reason,
+		&rec.CreatedAt, &rec.UpdatedAt, &inserted)
+	if err != nil {
+		return meta.File{}, false, wrap("claim", err)
+	}
+	rec.Status = meta.Status(status)
+	rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
+	return rec, inserted, nil
+}
+
+// Get implements meta.Store.
+func (s *Store) Get(ctx context.Context, tenant, id string) (meta.File, error) {
+	f, err := scanFile(s.pool.QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1 AND tenant = $2`, id, tenant))
+	return f, wrap("get", err)
+}
+
+// Find implements meta.Store.
+func (s *Store) Find(ctx context.Context, tenant string, ids, hashes []string) ([]meta.File, error) {
+	if len(ids) == 0 && len(hashes) == 0 {
+		return []meta.File{}, nil
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	if hashes == nil {
+		hashes = []string{}
+	}
+	files, err := collectFiles(s.pool.Query(ctx, `SELECT `+fileCols+` FROM files
+WHERE tenant = $1 AND (id = ANY($2::text[]) OR source_hash = ANY($3::text[]))
+ORDER BY created_at, id`, tenant, ids, hashes))
+	return files, wrap("find", err)
+}
+
+// Transition implements meta.Store.
+func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
+	f, err := scanFile(s.pool.QueryRow(ctx, `
+UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
+WHERE id = $1 AND status = $2 RETURNING `+fileCols,
+		id, string(u.From), string(u.To), u.Size, u.Reason, now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		ok, xerr := s.Exists(ctx, id)
+		if xerr != nil {
+			return meta.File{}, xerr
+		}
+		if ok {
+			return meta.File{}, meta.ErrConflict
+		}
+	}
+	return f, wrap("transition", err)
+}
+
+// Delete implements meta.Store.
+func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error) {
+	f, err := scanFile(s.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND tenant = $2 RETURNING `+fileCols, id, tenant))
+	return f, wrap("delete", err)
+}
+
+// Stale implements meta.Store. A negative limit means no limit.
+func (s *Store) Stale(ctx context.Context, st meta.Status, before time.Time, limit int) ([]meta.File, error) {
+	var lim any = limit
+	if limit < 0 {
+		lim = nil
+	}
+	files, err := collectFiles(s.pool.Query(ctx, `SELECT `+fileCols+` FROM files
+WHERE status = $1 AND updated_at < $2 ORDER BY updated_at, id LIMIT $3`, string(st), before.UTC(), lim))
+	return files, wrap("stale", err)
+}
+
+// Exists implements meta.Store.
+func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1)`, id).Scan(&ok)
+	return ok, wrap("exists", err)
+}
+
+// PutKey implements meta.Store.
+func (s *Store) PutKey(ctx context.Context, k meta.Key) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, tenant, hash, created_at) VALUES ($1, $2, $3, $4)`,
+		k.ID, k.Tenant, k.Hash, k.CreatedAt.UTC())
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return meta.ErrExists
+	}
+	return wrap("put key", err)
+}
+
+const keyCols = `id, tenant, hash, created_at, revoked_at`
+
+func scanKey(r pgx.Row) (meta.Key, error) {
+	var k meta.Key
+	err := r.Scan(&k.ID, &k.Tenant, &k.Hash, &k.CreatedAt, &k.RevokedAt)
+	k.CreatedAt = k.CreatedAt.UTC()
+	if k.RevokedAt != nil {
+		t := k.RevokedAt.UTC()
+		k.RevokedAt = &t
+	}
+	return k, err
+}
+
+// KeyByHash implements meta.Store.
+func (s *Store) KeyByHash(ctx context.Context, hash string) (meta.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1 AND revoked_at IS NULL`, hash))
+	return k, wrap("key", err)
+}
+
+// Keys implements meta.Store.
+func (s *Store) Keys(ctx context.Context) ([]meta.Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyCols+` FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, wrap("keys", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (meta.Key, error) { return scanKey(r) })
+	return keys, wrap("keys", err)
+}
+
+// RevokeKey implements meta.Store. Revoking a revoked key keeps its first revocation time.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, at.UTC())
+	if err != nil {
+		return wrap("revoke", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return meta.ErrNotFound
+	}
+	return nil
+}
+
+// Ping implements meta.Store: it checks that a connection can be had and answers.
+func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.pool.Ping(ctx)) }
+
+// Close implements meta.Store; it waits for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// wrap maps "no row" onto meta.ErrNotFound and adds context to any other
+// error, leaving the store's sentinels matchable with errors.Is.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return meta.ErrNotFound
+	case errors.Is(err, meta.ErrNotFound), errors.Is(err, meta.ErrConflict), errors.Is(err, meta.ErrExists):
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
