@@ -68,7 +68,12 @@ func freeAddr(t *testing.T) string {
 // extra flags, and waits until /healthz answers.
 func startServer(t *testing.T, data string, extra ...string) *serverProc {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServerAt(t, data, freeAddr(t), extra...)
+}
+
+// startServerAt is startServer on a given address, e.g. to restart on the same one.
+func startServerAt(t *testing.T, data, addr string, extra ...string) *serverProc {
+	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--data", data}, extra...)
 	cmd := exec.Command(binary, args...)
 	log := &lockedBuffer{}
@@ -122,6 +127,12 @@ func (p *serverProc) stop(t *testing.T) {
 		<-p.done
 		t.Errorf("perseus serve did not stop within 30s of SIGTERM")
 	}
+}
+
+// kill stops the server with SIGKILL, as a crash would.
+func (p *serverProc) kill(t *testing.T) {
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // lockedBuffer collects a process's output; safe to read while it writes.

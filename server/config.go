@@ -34,6 +34,15 @@ type Config struct {
 	MaxFindValues int
 	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
 	VerifyInterval time.Duration
+	// PendingTTL is how long a pending record may go without an upload
+	// before the sweeper deletes it. Default 24h.
+	PendingTTL time.Duration
+	// SweepInterval is how often abandoned records and orphaned content are
+	// swept. Default 10m.
+	SweepInterval time.Duration
+	// OrphanGrace is how old unreferenced content must be before the sweeper
+	// removes it, so that it never races an upload in flight. Default 10m.
+	OrphanGrace time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -57,6 +66,15 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.VerifyInterval <= 0 {
 		cfg.VerifyInterval = 200 * time.Millisecond
+	}
+	if cfg.PendingTTL <= 0 {
+		cfg.PendingTTL = 24 * time.Hour
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 10 * time.Minute
+	}
+	if cfg.OrphanGrace <= 0 {
+		cfg.OrphanGrace = 10 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -16,24 +16,33 @@ import (
 
 type blobInfo = blob.Info
 
-// Run verifies direct (presigned) uploads until ctx ends. Existing clients
-// never say that an upload is done, so the server looks for staged objects
-// every VerifyInterval, hashes each, and settles its record. With a store that
-// does not presign, Run only waits for ctx.
+// Run does the server's background work until ctx ends: it verifies direct
+// (presigned) uploads every VerifyInterval, because existing clients never
+// say that an upload is done, and sweeps abandoned records and orphaned
+// content every SweepInterval.
 func (s *Server) Run(ctx context.Context) error {
-	if s.presign == nil {
-		<-ctx.Done()
-		return nil
+	go s.every(ctx, s.cfg.SweepInterval, "sweep", func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	})
+	if s.presign != nil {
+		go s.every(ctx, s.cfg.VerifyInterval, "scan of direct uploads", s.scanStaged)
 	}
-	t := time.NewTicker(s.cfg.VerifyInterval)
+	<-ctx.Done()
+	return nil
+}
+
+// every runs fn now and then every d until ctx ends, logging failures.
+func (s *Server) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		if err := s.scanStaged(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("scan of direct uploads failed", "err", err)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn(what+" failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

@@ -24,7 +24,7 @@ import (
 type serveFlags struct {
 	addr, data, db, blobs, publicURL string
 	apiKeys                          []string
-	ttl, verify                      time.Duration
+	ttl, verify, pendingTTL, sweep   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
 }
@@ -34,7 +34,8 @@ func newServeCmd() *cobra.Command {
 	env := envFlags{"addr": "PERSEUS_ADDR", "data": "PERSEUS_DATA", "db": "PERSEUS_DB", "blobs": "PERSEUS_BLOBS",
 		"api-key": "PERSEUS_API_KEYS", "public-url": "PERSEUS_PUBLIC_URL", "upload-url-ttl": "PERSEUS_UPLOAD_URL_TTL",
 		"max-file-size": "PERSEUS_MAX_FILE_SIZE", "verify-interval": "PERSEUS_VERIFY_INTERVAL",
-		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF"}
+		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
+		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Perseus file server",
@@ -70,6 +71,8 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.DurationVar(&f.ttl, "upload-url-ttl", time.Hour, "how long an upload URL stays valid, at most 1h [PERSEUS_UPLOAD_URL_TTL]")
 	fl.Int64Var(&f.maxSize, "max-file-size", 5<<40, "largest file accepted, in `BYTES` [PERSEUS_MAX_FILE_SIZE]")
 	fl.DurationVar(&f.verify, "verify-interval", 200*time.Millisecond, "how often direct (S3) uploads are looked for and verified [PERSEUS_VERIFY_INTERVAL]")
+	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
+	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json [PERSEUS_LOG_FORMAT]")
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty) [PERSEUS_PPROF]")
 	return cmd
@@ -125,7 +128,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			filepath.Join(f.data, "dev-api-key"), devKey)
 	}
 	srv, err := server.New(server.Config{Meta: metaStore, Blobs: blobs, SigningKey: signingKey, PublicURL: f.publicURL,
-		StaticKeys: keys, UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, Logger: logger})
+		StaticKeys: keys, UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
+		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger})
 	if err != nil {
 		return err
 	}

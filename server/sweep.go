@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// SweepReport counts what one Sweep removed.
+type SweepReport struct {
+	AbandonedRecords int // pending records older than PendingTTL
+	OrphanedObjects  int // content or staged objects no record refers to
+}
+
+// Sweep removes, once, what nothing will ever use again: pending records
+// untouched for PendingTTL (with whatever they had staged), and content or
+// staged objects older than OrphanGrace whose record no longer exists. It
+// runs online, beside uploads: it only removes a record that is still
+// pending and unchanged, and only content whose record is gone.
+func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
+	var rep SweepReport
+	now := time.Now()
+	for {
+		stale, err := s.cfg.Meta.Stale(ctx, meta.StatusPending, now.Add(-s.cfg.PendingTTL), 500)
+		if err != nil {
+			return rep, err
+		}
+		for _, f := range stale {
+			// Mark it failed first, so that an upload finishing right now
+			// loses the race cleanly instead of settling a deleted record.
+			if _, err := s.cfg.Meta.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: "abandoned: no upload within the pending TTL"}); err != nil {
+				continue // it moved on; leave it
+			}
+			if _, err := s.cfg.Meta.Delete(ctx, f.Tenant, f.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+				return rep, err
+			}
+			s.hub.publish(f.ID)
+			if err := s.removeContent(ctx, f); err != nil {
+				return rep, err
+			}
+			rep.AbandonedRecords++
+		}
+		if len(stale) < 500 {
+			break
+		}
+	}
+	n, err := s.sweepOrphans(ctx, now.Add(-s.cfg.OrphanGrace))
+	rep.OrphanedObjects = n
+	return rep, err
+}
+
+// sweepOrphans deletes objects older than before whose record does not exist.
+func (s *Server) sweepOrphans(ctx context.Context, before time.Time) (int, error) {
+	var orphans []string
+	for _, prefix := range []string{"files/", stagingPrefix} {
+		err := s.cfg.Blobs.List(ctx, prefix, func(i blob.Info) error {
+			if i.ModTime.After(before) {
+				return nil
+			}
+			id := recordID(i.Key)
+			if id == "" {
+				return nil
+			}
+			ok, err := s.cfg.Meta.Exists(ctx, id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				orphans = append(orphans, i.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for _, k := range orphans {
+		if err := s.cfg.Blobs.Delete(ctx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(orphans), nil
+}
+
+// recordID returns the file id a content or staging key belongs to (see keys.go).
+func recordID(key string) string {
+	parts := strings.Split(key, "/")
+	switch {
+	case parts[0] == "files" && len(parts) == 5:
+		return parts[4]
+	case parts[0]+"/" == stagingPrefix && len(parts) >= 4:
+		return parts[2]
+	}
+	return ""
+}
