@@ -72,7 +72,7 @@ LETTRIA_API_KEY like the Python SDK.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(), newFileCmd(), newKeysCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newFileCmd(), newKeysCmd(), newLoadCmd(), newVersionCmd())
 	for _, c := range root.Commands() {
 		markUsage(c)
 	}
