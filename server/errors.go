@@ -45,4 +45,16 @@ var (
 	ErrNotReady       = &Error{http.StatusServiceUnavailable, "not_ready", "the server cannot reach its stores"}
 	ErrInvalidWait    = &Error{http.StatusBadRequest, "invalid_wait", "wait must be a duration such as 30s, at most 60s"}
 	ErrUnsupportedMed = &Error{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the request body as JSON (Content-Type: application/json)"}
+
+	// Listing (GET /api/v0/file).
+	ErrInvalidLimit  = &Error{http.StatusBadRequest, "invalid_limit", "limit must be a whole number from 1 to 1000"}
+	ErrInvalidCursor = &Error{http.StatusBadRequest, "invalid_cursor", "cursor must be the nextCursor of an earlier answer, unchanged"}
+	ErrInvalidStatus = &Error{http.StatusBadRequest, "invalid_status", "status must be pending, uploaded or failed"}
+	ErrInvalidPrefix = &Error{http.StatusBadRequest, "invalid_name_prefix", "namePrefix must be at most 1024 bytes of UTF-8"}
+
+	// Download (GET /api/v0/file/{id}/content).
+	ErrNotUploaded     = &Error{http.StatusConflict, "file_not_uploaded", "the file has no content to download: it is not uploaded"}
+	ErrContentMissing  = &Error{http.StatusInternalServerError, "content_missing", "the file is uploaded but its content is missing from the store"}
+	ErrRangeNotSatisfy = &Error{http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "the Range does not overlap the content"}
+	ErrPrecondition    = &Error{http.StatusPreconditionFailed, "precondition_failed", "the If-Match or If-Unmodified-Since condition does not hold"}
 )

@@ -80,8 +80,18 @@ func decode(w http.ResponseWriter, r *http.Request, v any) *Error {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
+	if err == nil {
+		// Only whitespace may follow, to the end of the body. (dec.More is not
+		// enough: it reports false for a stray "}" or "]" and on read errors.)
+		var extra json.RawMessage
+		var maxErr *http.MaxBytesError
+		switch xerr := dec.Decode(&extra); {
+		case errors.Is(xerr, io.EOF):
+		case errors.As(xerr, &maxErr):
+			err = xerr
+		default:
+			err = errors.New("unexpected data after the JSON object")
+		}
 	}
 	return decodeError(err)
 }

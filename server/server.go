@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,9 +39,6 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler of the whole API.
-func (s *Server) Handler() http.Handler { return s.mux }
-
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/v0/file", s.auth(s.handleCreate))
@@ -52,8 +50,46 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /readyz", s.handleReady)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, ErrRouteNotFound) })
 	s.mux = m
+}
+
+// Handler returns the HTTP handler of the whole API. Requests no route takes
+// get the mux's own 404 or 405, as JSON with a message like every error.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.mux.ServeHTTP(&unrouted{ResponseWriter: w}, r)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// unrouted turns the mux's plain-text 404 and 405 into JSON errors; anything
+// else (a redirect to a cleaned path) passes through.
+type unrouted struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (u *unrouted) WriteHeader(status int) {
+	switch status {
+	case http.StatusNotFound:
+		u.swallow = true
+		writeError(u.ResponseWriter, ErrRouteNotFound)
+	case http.StatusMethodNotAllowed:
+		u.swallow = true
+		writeError(u.ResponseWriter, ErrMethod.With("%s; allowed: %s", ErrMethod.Message, u.Header().Get("Allow")))
+	default:
+		u.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (u *unrouted) Write(b []byte) (int, error) {
+	if u.swallow {
+		return len(b), nil
+	}
+	return u.ResponseWriter.Write(b)
 }
 
 type ctxKey struct{}
@@ -66,7 +102,7 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
 		h := r.Header.Get("Authorization")
-		if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
+		if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 			writeError(w, ErrUnauthorized)
 			return
 		}

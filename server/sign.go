@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"net/url"
 	"strconv"
 	"time"
@@ -16,7 +17,16 @@ type signer struct{ key []byte }
 
 func (s signer) mac(tenant, id, hash string, exp int64) []byte {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("perseus-upload-v1\n" + tenant + "\n" + id + "\n" + hash + "\n" + strconv.FormatInt(exp, 10)))
+	m.Write([]byte("perseus-upload-v2"))
+	// Each field is length-prefixed, so no field's bytes can be read as part
+	// of another (a separator could appear inside the id, which comes from the
+	// URL path, or inside a tenant name).
+	for _, f := range []string{tenant, id, hash, strconv.FormatInt(exp, 10)} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
 	return m.Sum(nil)
 }
 
