@@ -247,3 +247,10 @@ func freshSchema(t *testing.T, base string) string {
 	}
 	return base + sep + "search_path=" + schema
 }
+
+// randomSuffix returns a short random string for unique prefixes.
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
