@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,25 @@ func TestReplicasSharePostgresAndS3(t *testing.T) {
 		t.Fatalf("wait through replica b = %+v, %v", done, err)
 	}
 	t.Logf("direct upload verified and seen through the other replica %v after the PUT", time.Since(start))
+
+	// How long from the end of the PUT to a waiting client seeing uploaded:
+	// logged, not asserted (BENCHMARKS.md has the benchmark).
+	var lat []time.Duration
+	for range 10 {
+		p, _ := writeRandom(t, t.TempDir(), "small.bin", 64<<10)
+		g, err := ca.File.UploadFile(ctx, p) // returns when the PUT is done
+		if err != nil {
+			t.Fatal(err)
+		}
+		putDone := time.Now()
+		if _, err := cb.File.WaitForFileUpload(ctx, g.ID, perseus.WithTimeout(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		lat = append(lat, time.Since(putDone))
+		cb.File.DeleteFile(ctx, g.ID)
+	}
+	slices.Sort(lat)
+	t.Logf("end of PUT to uploaded seen through the other replica, 10 uploads of 64 KiB: p50 %v, max %v", lat[len(lat)/2], lat[len(lat)-1])
 
 	// The same content through replica b: 409 path, no PUT.
 	cb2, puts := sdk(t, b.URL, "replica-key")
