@@ -63,7 +63,7 @@ var errNoRetry = errors.New("perseus: not retryable")
 // gave one, otherwise a random time up to BaseDelay·2^(attempt-1), capped.
 func (p RetryPolicy) backoff(attempt int, after time.Duration) time.Duration {
 	if after > 0 {
-		return min(after, max(p.MaxDelay, after))
+		return after // the server knows best; ctx bounds the wait
 	}
 	d := p.BaseDelay << (attempt - 1)
 	if d > p.MaxDelay || d <= 0 {
