@@ -31,6 +31,10 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"TransitionIsCompareAndSet", testTransition},
 		{"DeleteRemovesRecord", testDelete},
 		{"StaleListsOldRecordsByStatus", testStale},
+		{"ListIsNewestFirstWithTiesByID", testListNewestFirst},
+		{"ListPagesHaveNoGapsOrDuplicates", testListPages},
+		{"ListFiltersByStatusAndNamePrefix", testListFilters},
+		{"ListIsPerTenant", testListPerTenant},
 		{"KeysLifecycle", testKeys},
 		{"Ping", func(t *testing.T, s meta.Store) {
 			if err := s.Ping(context.Background()); err != nil {
@@ -123,10 +127,15 @@ func testClaimResetsFailed(t *testing.T, s meta.Store) {
 	if err != nil || created || rec.ID != f.ID || rec.Status != meta.StatusPending || rec.Reason != "" {
 		t.Fatalf("Claim after failure = %+v, created %v, err %v", rec, created, err)
 	}
-	// A pending one is returned as it is.
+	// A pending one is returned, touched: a fresh upload URL goes with it,
+	// so the sweeper must not take it for abandoned.
+	time.Sleep(2 * time.Millisecond)
 	rec2, created, err := s.Claim(ctx, newFile("t1", "a"))
 	if err != nil || created || rec2.ID != f.ID || rec2.Status != meta.StatusPending {
 		t.Fatalf("Claim of pending = %+v, created %v, err %v", rec2, created, err)
+	}
+	if !rec2.UpdatedAt.After(rec.UpdatedAt) {
+		t.Fatalf("Claim of pending left UpdatedAt at %v (was %v); want it touched", rec2.UpdatedAt, rec.UpdatedAt)
 	}
 }
 

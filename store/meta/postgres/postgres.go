@@ -33,6 +33,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// The message may quote the URL, password included: keep only the kind of error.
 		return nil, errors.New("postgres: cannot parse the database URL")
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server fails at once, not after the OS gives up
+		// (minutes); ?connect_timeout=N in the URL overrides this.
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -81,7 +86,7 @@ INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', 
 ON CONFLICT (tenant, source_hash) DO UPDATE SET
 	status = CASE WHEN f.status = 'failed' THEN 'pending' ELSE f.status END,
 	reason = CASE WHEN f.status = 'failed' THEN '' ELSE f.reason END,
-	updated_at = CASE WHEN f.status = 'failed' THEN excluded.updated_at ELSE f.updated_at END
+	updated_at = CASE WHEN f.status = 'uploaded' THEN f.updated_at ELSE excluded.updated_at END
 RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
 		f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t)
 	var status string
@@ -118,11 +123,15 @@ ORDER BY created_at, id`, tenant, ids, hashes))
 	return files, wrap("find", err)
 }
 
-// Transition implements meta.Store.
+// Transition implements meta.Store. The same statement notifies watchers
+// (see Watch) of the change.
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
 	f, err := scanFile(s.pool.QueryRow(ctx, `
-UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
-WHERE id = $1 AND status = $2 RETURNING `+fileCols,
+WITH u AS (
+	UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
+	WHERE id = $1 AND status = $2 RETURNING `+fileCols+`
+)
+SELECT u.* FROM u CROSS JOIN LATERAL (SELECT pg_notify('`+channel+`', u.id)) AS n`,
 		id, string(u.From), string(u.To), u.Size, u.Reason, now()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		ok, xerr := s.Exists(ctx, id)
