@@ -63,7 +63,7 @@ type Update struct {
 type Store interface {
 	// Claim returns the record of tenant for f.SourceHash, creating it from f
 	// (ID, Tenant, Name, SourceHash, CreatedAt) when there is none. An existing
-	// pending or failed record is reset to pending (Reason cleared) and
+	// pending or failed record is reset to pending (Reason cleared, UpdatedAt touched) and
 	// returned with created false; an uploaded one is returned unchanged.
 	// Concurrent claims of one hash by one tenant yield exactly one record.
 	Claim(ctx context.Context, f File) (rec File, created bool, err error)
@@ -82,6 +82,10 @@ type Store interface {
 	Stale(ctx context.Context, s Status, before time.Time, limit int) ([]File, error)
 	// Exists reports whether any record, of any tenant, has this id.
 	Exists(ctx context.Context, id string) (bool, error)
+	// List returns up to q.Limit of the tenant's records, newest first
+	// (CreatedAt, then ID, both descending), that match q's filters and come
+	// after q.After in that order.
+	List(ctx context.Context, tenant string, q ListQuery) ([]File, error)
 
 	// PutKey stores a new key; ErrExists if its hash is already stored.
 	PutKey(ctx context.Context, k Key) error

@@ -2,12 +2,16 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/perseus-go/perseus/store/meta"
@@ -15,9 +19,13 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 )
 
-// Store is a meta.Store kept in one SQLite database file.
+// Store is a meta.Store kept in one SQLite database file. Reads share a
+// pool of connections; writes go through one writer that commits them in
+// groups (see writer).
 type Store struct {
-	db *sql.DB
+	db    *sql.DB
+	w     *writer
+	stmts sync.Map // query text → *sql.Stmt prepared on db, so that no read parses SQL again
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -47,7 +55,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 `
 
 // Open opens (creating if needed) the database at path. Writes are durable
-// when they return: WAL with synchronous=FULL.
+// when they return: WAL with synchronous=FULL, and every write returns only
+// after the commit that holds it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
@@ -65,7 +74,44 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	w, err := newWriter(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{db: db, w: w}, nil
+}
+
+// prepared returns the statement for query, prepared once for the pool.
+func (s *Store) prepared(query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(query)
+	if err != nil {
+		return s.db.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`
@@ -91,15 +137,18 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // Claim implements meta.Store.
 func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	now := ms(time.Now())
-	row := s.db.QueryRowContext(ctx, `
+	var rec meta.File
+	err := s.w.do(ctx, func(w *writer) (err error) {
+		rec, err = scanFile(w.queryRow(`
 INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?)
 ON CONFLICT (tenant, source_hash) DO UPDATE SET
 	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
 	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
-	updated_at = CASE WHEN status = 'failed' THEN excluded.updated_at ELSE updated_at END
+	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE excluded.updated_at END
 RETURNING `+fileCols,
-		f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now)
-	rec, err := scanFile(row)
+			f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now))
+		return err
+	})
 	if err != nil {
 		return meta.File{}, false, fmt.Errorf("sqlite: claim: %w", err)
 	}
@@ -108,36 +157,49 @@ RETURNING `+fileCols,
 
 // Get implements meta.Store.
 func (s *Store) Get(ctx context.Context, tenant, id string) (meta.File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, `SELECT `+fileCols+` FROM files WHERE id = ? AND tenant = ?`, id, tenant))
+	f, err := scanFile(s.queryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = ? AND tenant = ?`, id, tenant))
 	return f, wrap("get", err)
 }
 
-// Find implements meta.Store.
+// Find implements meta.Store. The values travel as two JSON arrays, so that
+// one prepared statement serves any number of them, and the two halves are
+// separate SELECTs, so that each is answered from its unique index: with an
+// OR (or an ORDER BY) SQLite walks every file of the tenant instead.
 func (s *Store) Find(ctx context.Context, tenant string, ids, hashes []string) ([]meta.File, error) {
 	files := []meta.File{}
 	if len(ids) == 0 && len(hashes) == 0 {
 		return files, nil
 	}
-	args := []any{tenant}
-	var conds []string
-	if len(ids) > 0 {
-		conds = append(conds, "id IN ("+placeholders(len(ids))+")")
-		for _, v := range ids {
-			args = append(args, v)
-		}
-	}
-	if len(hashes) > 0 {
-		conds = append(conds, "source_hash IN ("+placeholders(len(hashes))+")")
-		for _, v := range hashes {
-			args = append(args, v)
-		}
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+fileCols+` FROM files WHERE tenant = ? AND (`+
-		strings.Join(conds, " OR ")+`) ORDER BY created_at, id`, args...)
+	idsJSON, err := json.Marshal(nonNil(ids))
 	if err != nil {
 		return nil, wrap("find", err)
 	}
-	return collect(rows, files)
+	hashesJSON, err := json.Marshal(nonNil(hashes))
+	if err != nil {
+		return nil, wrap("find", err)
+	}
+	rows, err := s.query(ctx, `
+SELECT `+fileCols+` FROM files WHERE id IN (SELECT value FROM json_each(?2)) AND +tenant = ?1
+UNION
+SELECT `+fileCols+` FROM files WHERE tenant = ?1 AND source_hash IN (SELECT value FROM json_each(?3))`,
+		tenant, string(idsJSON), string(hashesJSON))
+	if err != nil {
+		return nil, wrap("find", err)
+	}
+	if files, err = collect(rows, files); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(files, func(a, b meta.File) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return files, nil
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
 }
 
 func collect(rows *sql.Rows, files []meta.File) ([]meta.File, error) {
@@ -158,31 +220,39 @@ func placeholders(n int) string {
 
 // Transition implements meta.Store.
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, `
+	var f meta.File
+	err := s.w.do(ctx, func(w *writer) (err error) {
+		f, err = scanFile(w.queryRow(`
 UPDATE files SET status = ?, size = ?, reason = ?, updated_at = ?
 WHERE id = ? AND status = ? RETURNING `+fileCols,
-		string(u.To), u.Size, u.Reason, ms(time.Now()), id, string(u.From)))
-	if errors.Is(err, meta.ErrNotFound) {
-		ok, xerr := s.Exists(ctx, id)
-		if xerr != nil {
-			return meta.File{}, xerr
+			string(u.To), u.Size, u.Reason, ms(time.Now()), id, string(u.From)))
+		if errors.Is(err, meta.ErrNotFound) {
+			var n int
+			if xerr := w.queryRow(`SELECT count(*) FROM files WHERE id = ?`, id).Scan(&n); xerr != nil {
+				return xerr
+			}
+			if n > 0 {
+				return meta.ErrConflict
+			}
 		}
-		if ok {
-			return meta.File{}, meta.ErrConflict
-		}
-	}
+		return err
+	})
 	return f, wrap("transition", err)
 }
 
 // Delete implements meta.Store.
 func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, `DELETE FROM files WHERE id = ? AND tenant = ? RETURNING `+fileCols, id, tenant))
+	var f meta.File
+	err := s.w.do(ctx, func(w *writer) (err error) {
+		f, err = scanFile(w.queryRow(`DELETE FROM files WHERE id = ? AND tenant = ? RETURNING `+fileCols, id, tenant))
+		return err
+	})
 	return f, wrap("delete", err)
 }
 
 // Stale implements meta.Store.
 func (s *Store) Stale(ctx context.Context, st meta.Status, before time.Time, limit int) ([]meta.File, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+fileCols+` FROM files WHERE status = ? AND updated_at < ?
+	rows, err := s.query(ctx, `SELECT `+fileCols+` FROM files WHERE status = ? AND updated_at < ?
 ORDER BY updated_at LIMIT ?`, string(st), ms(before), limit)
 	if err != nil {
 		return nil, wrap("stale", err)
@@ -193,14 +263,17 @@ ORDER BY updated_at LIMIT ?`, string(st), ms(before), limit)
 // Exists implements meta.Store.
 func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM files WHERE id = ?`, id).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM files WHERE id = ?`, id).Scan(&n)
 	return n > 0, wrap("exists", err)
 }
 
 // PutKey implements meta.Store.
 func (s *Store) PutKey(ctx context.Context, k meta.Key) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (id, tenant, hash, created_at) VALUES (?, ?, ?, ?)`,
-		k.ID, k.Tenant, k.Hash, ms(k.CreatedAt))
+	err := s.w.do(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO api_keys (id, tenant, hash, created_at) VALUES (?, ?, ?, ?)`,
+			k.ID, k.Tenant, k.Hash, ms(k.CreatedAt))
+		return err
+	})
 	var se *sqlite3.Error
 	if errors.As(err, &se) && (se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return meta.ErrExists
@@ -228,7 +301,7 @@ func scanKey(r scanner) (meta.Key, error) {
 
 // KeyByHash implements meta.Store.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (meta.Key, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`, hash))
+	k, err := scanKey(s.queryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`, hash))
 	return k, wrap("key", err)
 }
 
@@ -252,11 +325,18 @@ func (s *Store) Keys(ctx context.Context) ([]meta.Key, error) {
 
 // RevokeKey implements meta.Store.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, ms(at), id)
+	var n int64
+	err := s.w.do(ctx, func(w *writer) error {
+		res, err := w.exec(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, ms(at), id)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return wrap("revoke", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return meta.ErrNotFound
 	}
 	return nil
@@ -265,8 +345,12 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 // Ping implements meta.Store.
 func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.db.PingContext(ctx)) }
 
-// Close implements meta.Store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close implements meta.Store. Writes in flight are committed first.
+func (s *Store) Close() error {
+	err := s.w.close()
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return errors.Join(err, s.db.Close())
+}
 
 // wrap adds context to an error, leaving the store's sentinels matchable.
 func wrap(op string, err error) error {

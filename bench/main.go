@@ -1,0 +1,127 @@
+// Command bench measures Perseus against the physical limits of the machine
+// it runs on and prints one table: each row a ratio against a baseline
+// measured in the same run (see BENCHMARKS.md). Run it as scripts/bench, or
+// `go run ./bench [--smoke] [--rows 1,6]` from the module root.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// sizes says how much work each row does.
+type sizes struct {
+	big        int64         // rows 1–3: one new file
+	huge       int64         // row 4: the file whose upload's peak RSS is measured
+	smallFiles int           // row 5
+	metaDur    time.Duration // row 6, per store, after a warm-up
+	waits      int           // row 7, per setting
+	reps       int           // rows 1 and 3: repetitions, the best of which is kept
+}
+
+var (
+	full  = sizes{big: 1 << 30, huge: 4 << 30, smallFiles: 1000, metaDur: 5 * time.Second, waits: 200, reps: 3}
+	smoke = sizes{big: 16 << 20, huge: 64 << 20, smallFiles: 50, metaDur: 2 * time.Second, waits: 20, reps: 1}
+)
+
+// env is what every row needs: where to work, the perseus binary and the services.
+type env struct {
+	sizes
+	work      string // scratch directory, on the disk the data dirs live on
+	bin       string // the perseus binary
+	profile   string // directory for server CPU profiles, or ""
+	postgres  string // PERSEUS_TEST_POSTGRES_URL or ""
+	s3        string // PERSEUS_TEST_S3_URL or ""
+	smokeMode bool
+}
+
+func main() {
+	smokeFlag := flag.Bool("smoke", false, "shrink every row (16 MiB instead of 1 GiB, 50 files, 2 s) and only check that it runs")
+	rowsFlag := flag.String("rows", "1,2,3,4,5,6,7", "comma-separated rows to run")
+	workFlag := flag.String("work", "", "scratch `DIR` (default: a new temporary directory, removed at the end)")
+	binFlag := flag.String("perseus", "", "perseus `BINARY` to drive (default: go build ./cmd/perseus)")
+	profFlag := flag.String("profile", "", "write CPU profiles of the servers of rows 1, 5 and 6 into `DIR`")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *smokeFlag, *rowsFlag, *workFlag, *binFlag, *profFlag); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, smokeMode bool, rowList, work, bin, profile string) error {
+	e := &env{sizes: full, smokeMode: smokeMode, profile: profile,
+		postgres: os.Getenv("PERSEUS_TEST_POSTGRES_URL"), s3: os.Getenv("PERSEUS_TEST_S3_URL")}
+	if smokeMode {
+		e.sizes = smoke
+	}
+	if work == "" {
+		dir, err := os.MkdirTemp("", "perseus-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	e.work = work
+	if profile != "" {
+		if err := os.MkdirAll(profile, 0o755); err != nil {
+			return err
+		}
+	}
+	if bin == "" {
+		var err error
+		if bin, err = build(ctx, work); err != nil {
+			return err
+		}
+	}
+	e.bin = bin
+
+	want := map[int]bool{}
+	for _, s := range strings.Split(rowList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 7 {
+			return fmt.Errorf("--rows %q: give numbers from 1 to 7", rowList)
+		}
+		want[n] = true
+	}
+	start := time.Now()
+	t := &table{}
+	steps := []struct {
+		n  []int
+		fn func(context.Context, *env, *table) error
+	}{
+		{[]int{1, 3}, rowsLocal},
+		{[]int{2}, rowS3},
+		{[]int{4}, rowRSS},
+		{[]int{5}, rowSmallFiles},
+		{[]int{6}, rowMeta},
+		{[]int{7}, rowWait},
+	}
+	for _, s := range steps {
+		if !want[s.n[0]] && (len(s.n) < 2 || !want[s.n[1]]) {
+			continue
+		}
+		logf("row %v", s.n)
+		if err := s.fn(ctx, e, t.only(want)); err != nil {
+			return fmt.Errorf("row %v: %w", s.n, err)
+		}
+	}
+	t.print(os.Stdout, machine(), time.Since(start), filepath.Base(os.Args[0]))
+	return nil
+}
+
+// logf reports progress on stderr, so that stdout holds only the table.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
