@@ -1,4 +1,4 @@
-// Package perseus is the Go SDK of the Perseus file API: upload, find, wait for and delete files.
+// Package perseus is the Go SDK of the Perseus file API: upload, list, find, download, wait for and delete files.
 package perseus
 
 import (

@@ -18,6 +18,8 @@ var (
 	ErrUploadFailed = errors.New("perseus: upload failed")
 	// ErrTimeout: WaitForFileUpload gave up before the file was final.
 	ErrTimeout = errors.New("perseus: timed out waiting for the file")
+	// ErrChecksum: downloaded bytes do not hash to the file's SHA-256.
+	ErrChecksum = errors.New("perseus: downloaded content does not match its SHA-256")
 )
 
 // APIError is a non-2xx answer of the Perseus API.

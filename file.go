@@ -47,6 +47,7 @@ type FindQuery struct {
 // FileService is the file API: client.File.
 type FileService struct {
 	client *Client
+	limits limitsCache
 }
 
 // CreateFile creates a file record for content with this SHA-256 (64 hex

@@ -18,24 +18,43 @@ import (
 type UploadOption func(*uploadConfig)
 
 type uploadConfig struct {
-	name     string
-	progress func(Progress)
+	name        string
+	progress    func(Progress)
+	partSize    int64  // the part size aimed for; larger files go in parts
+	parallel    int    // parts of one file sent at once
+	concurrency int    // files UploadFiles sends at once
+	batch       *batch // UploadFiles' totals, if this upload is one of them
+}
+
+func newUploadConfig(opts []UploadOption) uploadConfig {
+	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
 }
 
 // Progress reports how far one upload is.
 type Progress struct {
 	Path  string
-	Sent  int64 // bytes sent so far
+	Sent  int64 // bytes sent so far; parts the server already had count as sent
 	Total int64 // bytes in the file
+
+	// UploadFiles only: the sums over every file it sends (content the
+	// server already had is in neither), and, in the last report of each
+	// file, Done with the file's outcome.
+	BatchSent, BatchTotal int64
+	Done                  bool
+	Err                   error
 }
 
 // WithName sets the file's name instead of the path's base name.
 func WithName(name string) UploadOption { return func(c *uploadConfig) { c.name = name } }
 
 // WithProgress calls fn as bytes are sent. fn must be quick; it runs on the
-// goroutine of the HTTP transport that writes the body. A retried attempt
-// starts again from Sent 0, and its calls may overlap the last ones of the
-// failed attempt, so fn must be safe for concurrent use.
+// goroutines of the HTTP transport that write the bodies, several at once
+// when parts go in parallel, so it must be safe for concurrent use. When an
+// attempt fails, Sent falls back by what that attempt had sent.
 func WithProgress(fn func(Progress)) UploadOption { return func(c *uploadConfig) { c.progress = fn } }
 
 // HashFile returns the hex SHA-256 of the file at path and its size, reading it once.
@@ -59,19 +78,23 @@ func HashFile(path string) (string, int64, error) {
 // existing file is returned and nothing is sent. The returned file is
 // uploaded when the server verified it on the spot, pending when the server
 // verifies later (see WaitForFileUpload).
+//
+// A file larger than the part size (WithPartSize) goes in parts, several at
+// once (WithParallelParts), when the server offers multipart uploads (see
+// Limits); each part is checked by the store against the SHA-256 computed
+// here. Uploading a file again after an interruption sends only the parts
+// the server does not hold yet.
 func (s *FileService) UploadFile(ctx context.Context, path string, opts ...UploadOption) (*File, error) {
-	cfg := uploadConfig{name: filepath.Base(path)}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	hash, size, err := HashFile(path)
+	cfg := newUploadConfig(append([]UploadOption{WithName(filepath.Base(path))}, opts...))
+	d, err := s.digest(ctx, path, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return s.uploadHashed(ctx, path, hash, size, cfg)
+	return s.uploadHashed(ctx, path, d, cfg, newTracker(path, d.size, cfg))
 }
 
-func (s *FileService) uploadHashed(ctx context.Context, path, hash string, size int64, cfg uploadConfig) (*File, error) {
+func (s *FileService) uploadHashed(ctx context.Context, path string, d digest, cfg uploadConfig, tr *tracker) (*File, error) {
+	hash, size := d.hash, d.size
 	res, err := s.CreateFile(ctx, cfg.name, hash)
 	if errors.Is(err, ErrConflict) {
 		return s.existing(ctx, hash)
@@ -85,12 +108,15 @@ func (s *FileService) uploadHashed(ctx context.Context, path, hash string, size 
 	if res.MaxFileSize > 0 && size > res.MaxFileSize {
 		return nil, fmt.Errorf("perseus: %s is %d bytes; the server accepts at most %d", path, size, res.MaxFileSize)
 	}
+	if d.partSize > 0 {
+		return s.uploadParts(ctx, path, res.File, d, cfg, tr)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	done, err := s.put(ctx, res.UploadURL, f, size, path, cfg.progress)
+	done, err := s.put(ctx, res.UploadURL, f, size, tr)
 	if err != nil {
 		return nil, err
 	}
@@ -119,13 +145,12 @@ func (s *FileService) existing(ctx context.Context, hash string) (*File, error) 
 
 // put sends size bytes of f to the upload URL, retrying what a retry can fix.
 // It returns the File the server answered with, if it answered with one.
-func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, size int64, path string, progress func(Progress)) (*File, error) {
+func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, size int64, tr *tracker) (*File, error) {
 	var out *File
+	var body *countingReader
 	err := s.client.retry.do(ctx, func() (*http.Response, error) {
-		var body io.Reader = io.NewSectionReader(f, 0, size)
-		if progress != nil {
-			body = &progressReader{r: body, p: Progress{Path: path, Total: size}, fn: progress}
-		}
+		body.undo() // a new attempt: what the last one sent no longer counts
+		body = &countingReader{r: io.NewSectionReader(f, 0, size), t: tr}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, body)
 		if err != nil {
 			return nil, errors.Join(errNoRetry, err)
@@ -136,7 +161,8 @@ func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, siz
 		}
 		req.Header.Set("User-Agent", s.client.userAgent)
 		resp, err := s.client.http.Do(req)
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		var ue *url.Error
+		if errors.As(err, &ue) {
 			ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
 		}
 		return resp, err
@@ -154,20 +180,8 @@ func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, siz
 		}
 		return nil
 	})
-	return out, err
-}
-
-type progressReader struct {
-	r  io.Reader
-	p  Progress
-	fn func(Progress)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.p.Sent += int64(n)
-		p.fn(p.p)
+	if err != nil {
+		body.undo()
 	}
-	return n, err
+	return out, err
 }

@@ -30,6 +30,12 @@ type Config struct {
 	UploadURLTTL time.Duration
 	// MaxFileSize is the largest content accepted, in bytes. Default 5 TiB.
 	MaxFileSize int64
+	// MinPartSize, MaxPartSize and MaxParts bound multipart uploads: every
+	// part but the last is at least MinPartSize bytes, none is more than
+	// MaxPartSize, and a file has at most MaxParts parts (10000 at most).
+	// Defaults 5 MiB, 5 GiB and 10000, S3's own limits.
+	MinPartSize, MaxPartSize int64
+	MaxParts                 int
 	// MaxFindValues caps ids plus sourceHashes in one find. Default 1000.
 	MaxFindValues int
 	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
@@ -60,6 +66,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxFileSize <= 0 {
 		cfg.MaxFileSize = 5 << 40
+	}
+	if err := cfg.partDefaults(); err != nil {
+		return cfg, err
 	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000

@@ -28,6 +28,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.presign != nil {
 		go s.every(ctx, s.cfg.VerifyInterval, "scan of direct uploads", s.scanStaged)
 	}
+	if w, ok := watcherOf(s.cfg.Meta); ok {
+		go s.watch(ctx, w)
+	}
 	<-ctx.Done()
 	return nil
 }

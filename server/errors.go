@@ -57,4 +57,11 @@ var (
 	ErrContentMissing  = &Error{http.StatusInternalServerError, "content_missing", "the file is uploaded but its content is missing from the store"}
 	ErrRangeNotSatisfy = &Error{http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "the Range does not overlap the content"}
 	ErrPrecondition    = &Error{http.StatusPreconditionFailed, "precondition_failed", "the If-Match or If-Unmodified-Since condition does not hold"}
+
+	// Multipart uploads (/api/v0/file/{id}/multipart…, PUT /upload/{id}/parts/{n}).
+	ErrInvalidPartSize = &Error{http.StatusBadRequest, "invalid_part_size", "size and partSize must be positive, and partSize at least the server's minPartSize unless the file fits in one part (see GET /api/v0/limits)"}
+	ErrInvalidParts    = &Error{http.StatusBadRequest, "invalid_parts", "parts must list partNumber (from 1 to the upload's partCount) and sha256 (64 hexadecimal characters), each number once"}
+	ErrUploadNotFound  = &Error{http.StatusNotFound, "upload_not_found", "no unfinished multipart upload with this uploadId for this file; start one with POST /api/v0/file/{id}/multipart"}
+	ErrPartsMissing    = &Error{http.StatusBadRequest, "parts_missing", "some parts are not uploaded, or not with the listed sha256; upload them and complete again"}
+	ErrPartMismatch    = &Error{http.StatusUnprocessableEntity, "part_checksum_mismatch", "the part's bytes do not hash to the sha256 its URL was issued for; nothing was kept"}
 )

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,7 +23,8 @@ type Server struct {
 	sign      signer
 	presign   blob.Presigner // nil when uploads go through the server
 	hub       *hub
-	mux       *http.ServeMux
+	mux       *router
+	obs       *observer
 	verify    sync.Mutex // guards verifying
 	verifying map[string]bool
 }
@@ -35,12 +37,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: c, sign: signer{c.SigningKey}, hub: newHub(), verifying: map[string]bool{}}
 	s.presign, _ = c.Blobs.(blob.Presigner)
+	s.obs = newObserver()
+	s.cfg.Meta = observedMeta{Store: s.cfg.Meta, obs: s.obs}
+	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
 	s.routes()
 	return s, nil
 }
 
 func (s *Server) routes() {
-	m := http.NewServeMux()
+	m := newRouter()
 	m.HandleFunc("POST /api/v0/file", s.auth(s.handleCreate))
 	m.HandleFunc("POST /api/v0/file/find", s.auth(s.handleFind))
 	m.HandleFunc("GET /api/v0/file/{id}", s.auth(s.handleGet))
@@ -50,19 +55,30 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /readyz", s.handleReady)
+	m.HandleFunc("GET /api/v0/file", s.auth(s.handleList))
+	m.HandleFunc("GET /api/v0/file/{id}/content", s.auth(s.handleContent))
+	m.HandleFunc("GET /api/v0/openapi.json", s.handleOpenAPI)
+	m.Handle("GET /metrics", s.obs.metricsHandler())
+	m.HandleFunc("GET /api/v0/limits", s.auth(s.handleLimits))
+	m.HandleFunc("POST /api/v0/file/{id}/multipart", s.auth(s.handleMultipartStart))
+	m.HandleFunc("GET /api/v0/file/{id}/multipart", s.auth(s.handleMultipartGet))
+	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/parts", s.auth(s.handlePartURLs))
+	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/complete", s.auth(s.handleMultipartComplete))
+	m.HandleFunc("DELETE /api/v0/file/{id}/multipart/{upload}", s.auth(s.handleMultipartAbort))
+	m.HandleFunc("PUT /upload/{id}/parts/{n}", s.handlePartUpload)
 	s.mux = m
 }
 
 // Handler returns the HTTP handler of the whole API. Requests no route takes
 // get the mux's own 404 or 405, as JSON with a message like every error.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern == "" {
 			s.mux.ServeHTTP(&unrouted{ResponseWriter: w}, r)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // unrouted turns the mux's plain-text 404 and 405 into JSON errors; anything
@@ -149,7 +165,7 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, op string, e
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away
 	}
-	s.cfg.Logger.Error("store failure", "op", op, "path", r.URL.Path, "err", err)
+	s.cfg.Logger.ErrorContext(r.Context(), "store failure", "op", op, "path", r.URL.Path, "err", err)
 	writeError(w, ErrUnavailable.With("%s failed: a storage backend is unavailable; retry later", op))
 }
 

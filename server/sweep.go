@@ -14,13 +14,15 @@ import (
 type SweepReport struct {
 	AbandonedRecords int // pending records older than PendingTTL
 	OrphanedObjects  int // content or staged objects no record refers to
+	StaleMultipart   int // unfinished multipart uploads idle for PendingTTL
 }
 
 // Sweep removes, once, what nothing will ever use again: pending records
-// untouched for PendingTTL (with whatever they had staged), and content or
-// staged objects older than OrphanGrace whose record no longer exists. It
-// runs online, beside uploads: it only removes a record that is still
-// pending and unchanged, and only content whose record is gone.
+// untouched for PendingTTL (with whatever they had staged), content or
+// staged objects older than OrphanGrace whose record no longer exists, and
+// multipart uploads idle for PendingTTL (SweepMultipart). It runs online,
+// beside uploads: it only removes a record that is still pending and
+// unchanged, and only content whose record is gone.
 func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := time.Now()
@@ -50,6 +52,10 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	n, err := s.sweepOrphans(ctx, now.Add(-s.cfg.OrphanGrace))
 	rep.OrphanedObjects = n
+	if err != nil {
+		return rep, err
+	}
+	rep.StaleMultipart, err = s.SweepMultipart(ctx, now.Add(-s.cfg.PendingTTL))
 	return rep, err
 }
 

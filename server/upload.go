@@ -59,7 +59,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 	ctx := r.Context()
 	bw, err := s.cfg.Blobs.Create(ctx, contentKey(rec.Tenant, rec.SourceHash, rec.ID))
 	if err != nil {
-		s.cfg.Logger.Error("blob create", "id", rec.ID, "err", err)
+		s.obs.blobError("create")
+		s.cfg.Logger.ErrorContext(ctx, "blob create", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable
 	}
 	h := sha256.New()
@@ -88,7 +89,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 		return rec, ErrHashMismatch.With("the %d uploaded bytes hash to %s, not to the file's sourceHash %s; the file is marked failed and the bytes were discarded", n, got, rec.SourceHash)
 	}
 	if err := bw.Commit(ctx); err != nil {
-		s.cfg.Logger.Error("blob commit", "id", rec.ID, "err", err)
+		s.obs.blobError("commit")
+		s.cfg.Logger.ErrorContext(ctx, "blob commit", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable.With("could not store the bytes durably; nothing was kept, send them again")
 	}
 	f, err := s.settle(context.WithoutCancel(ctx), rec, meta.StatusUploaded, n, "")
@@ -138,5 +140,5 @@ func (s *Server) removeContent(ctx context.Context, f meta.File) error {
 		})
 		err = errors.Join(err, lerr)
 	}
-	return err
+	return errors.Join(err, s.removeMultipart(ctx, f))
 }

@@ -34,7 +34,11 @@ func OpenMeta(ctx context.Context, raw string) (meta.Store, error) {
 		}
 		return sqlite.Open(ctx, p)
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
-		return postgres.Open(ctx, raw)
+		s, err := postgres.Open(ctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %s", Redact(raw), OneLine(err)) // the password hidden
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("--db %q: use sqlite:///PATH or postgres://USER@HOST:PORT/DB", Redact(raw))
 }
@@ -61,4 +65,11 @@ func Redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// OneLine folds a multi-line error message (pgx lists every address it
+// tried on a line of its own) into one line.
+func OneLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), ":\n", ": ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " ")
 }

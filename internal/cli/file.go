@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/perseus-go/perseus"
@@ -43,7 +41,7 @@ func newFileCmd() *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
 		Use:   "file",
-		Short: "Upload, find, wait for and delete files",
+		Short: "Upload, list, find, download, wait for and delete files",
 		Long: `Client commands of the Perseus file API.
 
 They read PERSEUS_API_HOST (default ` + perseus.DefaultHost + `) and LETTRIA_API_KEY,
@@ -57,25 +55,31 @@ by default; --json prints one JSON object per file per line.`,
 	pf.StringVar(&cf.host, "host", "", "API base `URL` [PERSEUS_API_HOST]")
 	pf.StringVar(&cf.apiKey, "api-key", "", "API `KEY` [LETTRIA_API_KEY]")
 	pf.BoolVar(&cf.json, "json", false, "print one JSON object per file per line")
-	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf))
+	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf),
+		newListCmd(&cf), newDownloadCmd(&cf))
 	return cmd
 }
 
 func newUploadCmd(cf *clientFlags) *cobra.Command {
-	var wait bool
-	var concurrency int
+	var f uploadFlags
 	cmd := &cobra.Command{
 		Use:   "upload PATH...",
 		Short: "Upload files and directories (recursively)",
 		Long: `Upload files. Each is hashed (SHA-256); content the server already has is
 not sent again and its existing file is printed. Directories are walked
-recursively. With --wait, each file is waited for until it is uploaded.`,
+recursively. With --wait, each file is waited for until it is uploaded.
+
+Files larger than --part-size go in parts, several at once, on servers that
+offer it. An upload that was interrupted (Ctrl-C, a dropped network) resumes
+when run again: only the parts the server does not hold are sent. When stderr
+is a terminal, progress bars show each file in flight and the total.`,
 		Example: `  perseus file upload report.pdf
-  perseus file upload ./docs --concurrency 8 --wait --json`,
+  perseus file upload ./docs --concurrency 8 --wait --json
+  perseus file upload backup.tar --part-size 64MiB --parallel-parts 8`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if concurrency < 1 {
-				return usageError{fmt.Errorf("--concurrency %d: must be at least 1", concurrency)}
+			if err := f.check(); err != nil {
+				return err
 			}
 			c, err := cf.client(cmd)
 			if err != nil {
@@ -85,12 +89,10 @@ recursively. With --wait, each file is waited for until it is uploaded.`,
 			if err != nil {
 				return err
 			}
-			out := newPrinter(cmd, cf.json)
-			return uploadAll(cmd.Context(), c, paths, concurrency, wait, out)
+			return uploadAll(cmd, c, paths, f, newPrinter(cmd, cf.json))
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until each file is uploaded (or failed)")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "files uploaded at once")
+	f.register(cmd)
 	return cmd
 }
 
@@ -115,37 +117,6 @@ func expandPaths(args []string) ([]string, error) {
 		return nil, usageError{errors.New("no regular files in the given paths")}
 	}
 	return paths, nil
-}
-
-func uploadAll(ctx context.Context, c *perseus.Client, paths []string, concurrency int, wait bool, out *printer) error {
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed := 0
-	for _, p := range paths {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			f, err := c.File.UploadFile(ctx, p)
-			if err == nil && wait {
-				f, err = c.File.WaitForFileUpload(ctx, f.ID)
-			}
-			if err != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-				out.errorf("%s: %v", p, err)
-				return
-			}
-			out.file(f)
-		}()
-	}
-	wg.Wait()
-	if failed > 0 {
-		return fmt.Errorf("%d of %d uploads failed: %w", failed, len(paths), errSilent)
-	}
-	return nil
 }
 
 func newCreateCmd(cf *clientFlags) *cobra.Command {

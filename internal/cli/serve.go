@@ -73,13 +73,16 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.DurationVar(&f.verify, "verify-interval", 200*time.Millisecond, "how often direct (S3) uploads are looked for and verified [PERSEUS_VERIFY_INTERVAL]")
 	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
-	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json [PERSEUS_LOG_FORMAT]")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty) [PERSEUS_PPROF]")
 	return cmd
 }
 
 func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	stderr := cmd.ErrOrStderr()
+	if err := f.check(); err != nil {
+		return err
+	}
 	if f.ttl <= 0 || f.ttl > time.Hour {
 		return usageError{fmt.Errorf("--upload-url-ttl %v: must be more than 0 and at most 1h", f.ttl)}
 	}
@@ -108,6 +111,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	defer metaStore.Close()
 	blobs, err := backend.OpenBlobs(ctx, f.blobs)
 	if err != nil {
+		return err
+	}
+	if err := pingStores(ctx, f, metaStore, blobs); err != nil {
 		return err
 	}
 	signingKey, err := secretFile(filepath.Join(f.data, "signing.key"), 32)

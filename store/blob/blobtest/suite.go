@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"LargeObjectStreams", testLarge},
 		{"CopyWhenSupported", testCopy},
 		{"PresignedPutWhenSupported", testPresign},
+		{"MultipartWhenSupported", testMultipart},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

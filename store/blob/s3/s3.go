@@ -36,9 +36,10 @@ type Store struct {
 }
 
 var (
-	_ blob.Store     = (*Store)(nil)
-	_ blob.Presigner = (*Store)(nil)
-	_ blob.Copier    = (*Store)(nil)
+	_ blob.Store         = (*Store)(nil)
+	_ blob.Presigner     = (*Store)(nil)
+	_ blob.Copier        = (*Store)(nil)
+	_ blob.PresignGetter = (*Store)(nil)
 )
 
 // location is what an s3:// URL names.

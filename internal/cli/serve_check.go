@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/perseus-go/perseus/internal/backend"
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// check refuses flag values the server cannot run with, naming the flag (and
+// so its variable) in one line, before anything is opened.
+func (f serveFlags) check() error {
+	bad := func(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+	if f.maxSize <= 0 {
+		return bad("--max-file-size %d: must be more than 0 bytes", f.maxSize)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--verify-interval", f.verify}, {"--pending-ttl", f.pendingTTL}, {"--sweep-interval", f.sweep}} {
+		if d.v <= 0 {
+			return bad("%s %v: must be more than 0", d.flag, d.v)
+		}
+	}
+	for _, k := range f.apiKeys {
+		if k == "" || strings.ContainsAny(k, " \t\r\n") {
+			return bad("--api-key %q: a key must be non-empty and contain no whitespace", k)
+		}
+	}
+	if f.publicURL != "" {
+		u, err := url.Parse(f.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return bad("--public-url %q: give the base URL clients reach, e.g. https://files.example.com", f.publicURL)
+		}
+	}
+	return nil
+}
+
+// pingStores checks, once at start, that both stores answer, so that a
+// server that cannot work says so in one line instead of serving errors.
+func pingStores(ctx context.Context, f serveFlags, m meta.Store, b blob.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := m.Ping(ctx); err != nil {
+		return fmt.Errorf("--db %s: the metadata store does not answer: %s", backend.Redact(f.db), backend.OneLine(err))
+	}
+	if err := b.Ping(ctx); err != nil {
+		return fmt.Errorf("--blobs %s: the blob store does not answer: %s", backend.Redact(f.blobs), backend.OneLine(err))
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package perseus
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// Limits are the bounds a server holds uploads to (GET /api/v0/limits). The
+// zero Limits stands for a server that declares none and takes each file in
+// one PUT.
+type Limits struct {
+	MaxFileSize         int64  `json:"maxFileSize"`         // largest content accepted, in bytes
+	MinPartSize         int64  `json:"minPartSize"`         // smallest part but the last, in bytes
+	MaxPartSize         int64  `json:"maxPartSize"`         // largest part, in bytes
+	MaxParts            int    `json:"maxParts"`            // most parts in one multipart upload
+	UploadURLTTLSeconds int64  `json:"uploadUrlTtlSeconds"` // how long an upload or part URL stays valid
+	Multipart           bool   `json:"multipart"`           // whether files may be sent in parts
+	PartChecksum        string `json:"partChecksum"`        // the checksum parts are held to: "sha256"
+}
+
+type limitsCache struct {
+	mu  sync.Mutex
+	got bool
+	l   Limits
+}
+
+// Limits returns the server's declared limits, asking the server once per
+// Client. A server without the endpoint yields the zero Limits and no error.
+func (s *FileService) Limits(ctx context.Context) (Limits, error) {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	if s.limits.got {
+		return s.limits.l, nil
+	}
+	var l Limits
+	err := s.client.call(ctx, http.MethodGet, "/api/v0/limits", nil, &l)
+	if unsupported(err) {
+		l, err = Limits{}, nil
+	}
+	if err != nil {
+		return Limits{}, err
+	}
+	if l.PartChecksum != "sha256" {
+		l.Multipart = false // parts this client cannot have checked
+	}
+	s.limits.got, s.limits.l = true, l
+	return l, nil
+}

@@ -1,0 +1,394 @@
+package server
+
+// Multipart uploads: large files in parts, several at once, resumable.
+//
+// These endpoints sit beside the v0 contract; a client that knows nothing of
+// them keeps creating a file and PUTting all its bytes to uploadUrl. A client
+// that knows them does, for one file record it created:
+//
+//	GET  /api/v0/limits
+//	     → {maxFileSize, minPartSize, maxPartSize, maxParts, uploadUrlTtlSeconds,
+//	        multipart: true, partChecksum: "sha256"}
+//	POST /api/v0/file/{id}/multipart                      {"size": S, "partSize": P}
+//	     → 201 a new upload, or 200 the unfinished one with the same size and
+//	       partSize (resume):
+//	       {uploadId, fileId, size, partSize, partCount,
+//	        parts: [{partNumber, size, sha256, etag}…]}   parts already stored
+//	GET  /api/v0/file/{id}/multipart                      → the newest unfinished upload, as above
+//	POST /api/v0/file/{id}/multipart/{uploadId}/parts     {"parts": [{partNumber, sha256}…]} (≤ 100)
+//	     → {parts: [{partNumber, url, size, headers, expiresAt}…]}
+//	PUT  <url> with exactly size bytes and the headers    → 2xx; the part's SHA-256 comes back
+//	       in the x-amz-checksum-sha256 header (S3) or as {partNumber, size, sha256} (this server)
+//	POST /api/v0/file/{id}/multipart/{uploadId}/complete  {"parts": [{partNumber, sha256}…]} (optional)
+//	     → 200 File uploaded | 202 File pending (still verifying) | 422 hash_mismatch (failed)
+//	DELETE /api/v0/file/{id}/multipart/{uploadId}         → 204, parts discarded
+//
+// The uploadId is "<size>-<partSize>-<nonce>": the plan travels with it, so
+// no table holds upload state; the store does. Part n covers bytes
+// [(n-1)·partSize, min(n·partSize, size)). Every part URL is bound to the
+// part's exact length and to the SHA-256 the client computed from its file,
+// and the store refuses other bytes, so a part that is stored is a part that
+// is right; listed parts carry that SHA-256, so a resuming client checks
+// them against its file before skipping them. Completing hashes the whole
+// content against the record's sourceHash before the record says uploaded.
+//
+// Two ways to keep parts (see parter):
+//
+//   - S3 (the store is a blob.Multiparter): a real S3 multipart upload to
+//     multipartKey, created with SHA-256 checksums; part URLs are presigned
+//     UploadPart URLs with Content-Length and x-amz-checksum-sha256 signed.
+//     Complete calls CompleteMultipartUpload, which leaves an ordinary staged
+//     object, then verifies it as the background verifier would (verifyStaged:
+//     hash, copy to the content key, settle).
+//   - Any other store (the embedded default): parts are PUT to this server at
+//     URLs signed over tenant, file id, sourceHash, uploadId, part number,
+//     size, part SHA-256 and expiry (signer.partQuery); each is streamed into
+//     the store under partKey while hashed and committed only if it matches.
+//     Complete concatenates the parts into the content key while hashing;
+//     only verified bytes make the file uploaded, and a mismatch makes it
+//     failed and removes the parts.
+//
+// Unfinished uploads are removed when their file is deleted, when another
+// upload of the file completes, and by SweepMultipart once stale.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// maxPartURLs caps the parts of one part-URL request.
+const maxPartURLs = 100
+
+// uploadToken is a multipart uploadId as clients see it.
+type uploadToken struct {
+	size, partSize int64
+	nonce          string
+}
+
+func newToken(size, partSize int64) uploadToken {
+	var b [8]byte
+	rand.Read(b[:])
+	return uploadToken{size, partSize, hex.EncodeToString(b[:])}
+}
+
+func (t uploadToken) String() string { return fmt.Sprintf("%d-%d-%s", t.size, t.partSize, t.nonce) }
+
+// parseToken reads an uploadId; ok is false for anything this server did not make.
+func parseToken(s string) (t uploadToken, ok bool) {
+	f := strings.Split(s, "-")
+	if len(f) != 3 || len(f[2]) != 16 {
+		return t, false
+	}
+	var err1, err2 error
+	t.size, err1 = strconv.ParseInt(f[0], 10, 64)
+	t.partSize, err2 = strconv.ParseInt(f[1], 10, 64)
+	if _, err := hex.DecodeString(f[2]); err != nil || err1 != nil || err2 != nil || t.size <= 0 || t.partSize <= 0 {
+		return t, false
+	}
+	t.nonce = f[2]
+	return t, t.String() == s
+}
+
+// count is how many parts the upload has.
+func (t uploadToken) count() int { return int((t.size + t.partSize - 1) / t.partSize) }
+
+// partLen is the length of part n.
+func (t uploadToken) partLen(n int) int64 {
+	return min(t.partSize, t.size-int64(n-1)*t.partSize)
+}
+
+type multipartRequest struct {
+	Size     *int64 `json:"size"`
+	PartSize *int64 `json:"partSize"`
+}
+
+type multipartResponse struct {
+	UploadID  string     `json:"uploadId"`
+	FileID    string     `json:"fileId"`
+	Size      int64      `json:"size"`
+	PartSize  int64      `json:"partSize"`
+	PartCount int        `json:"partCount"`
+	Parts     []partInfo `json:"parts"`
+}
+
+type partInfo struct {
+	PartNumber int    `json:"partNumber"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256,omitempty"`
+	ETag       string `json:"etag,omitempty"`
+}
+
+type partsRequest struct {
+	Parts []partRef `json:"parts"`
+}
+
+type partRef struct {
+	PartNumber int    `json:"partNumber"`
+	SHA256     string `json:"sha256"`
+}
+
+type partURL struct {
+	PartNumber int               `json:"partNumber"`
+	URL        string            `json:"url"`
+	Size       int64             `json:"size"`
+	Headers    map[string]string `json:"headers"`
+	ExpiresAt  string            `json:"expiresAt"`
+}
+
+// fileFor returns the caller's record named by the path, or answers 404.
+func (s *Server) fileFor(w http.ResponseWriter, r *http.Request) (meta.File, bool) {
+	rec, err := s.cfg.Meta.Get(r.Context(), tenantOf(r), r.PathValue("id"))
+	if errors.Is(err, meta.ErrNotFound) {
+		writeError(w, ErrFileNotFound)
+		return rec, false
+	}
+	if err != nil {
+		s.storeError(w, r, "multipart", err)
+		return rec, false
+	}
+	return rec, true
+}
+
+func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
+	var req multipartRequest
+	if e := decode(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Size == nil || req.PartSize == nil {
+		writeError(w, ErrInvalidPartSize.With("size and partSize are required: %s", ErrInvalidPartSize.Message))
+		return
+	}
+	if e := s.checkPlan(*req.Size, *req.PartSize); e != nil {
+		writeError(w, e)
+		return
+	}
+	rec, ok := s.fileFor(w, r)
+	if !ok {
+		return
+	}
+	if rec.Status == meta.StatusUploaded {
+		writeError(w, ErrAlreadyDone)
+		return
+	}
+	p := s.parter()
+	sessions, err := p.sessions(r.Context(), rec)
+	if err != nil {
+		s.storeError(w, r, "multipart start", err)
+		return
+	}
+	// Resume the newest upload with the same plan; others are left to
+	// finish or to be swept, since another client may be sending them.
+	status := http.StatusOK
+	var sess *session
+	for i := range sessions {
+		c := &sessions[i]
+		if c.tok.size == *req.Size && c.tok.partSize == *req.PartSize && (sess == nil || c.started.After(sess.started)) {
+			sess = c
+		}
+	}
+	if sess == nil {
+		started, err := p.start(r.Context(), rec, newToken(*req.Size, *req.PartSize))
+		if err != nil {
+			s.storeError(w, r, "multipart start", err)
+			return
+		}
+		sess, status = &started, http.StatusCreated
+	}
+	s.writeSession(w, r, status, rec, *sess)
+}
+
+func (s *Server) handleMultipartGet(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.fileFor(w, r)
+	if !ok {
+		return
+	}
+	sessions, err := s.parter().sessions(r.Context(), rec)
+	if err != nil {
+		s.storeError(w, r, "multipart get", err)
+		return
+	}
+	if len(sessions) == 0 {
+		writeError(w, ErrUploadNotFound.With("file %s has no unfinished multipart upload", rec.ID))
+		return
+	}
+	newest := sessions[0]
+	for _, c := range sessions[1:] {
+		if c.started.After(newest.started) {
+			newest = c
+		}
+	}
+	s.writeSession(w, r, http.StatusOK, rec, newest)
+}
+
+// writeSession answers an upload with the parts it holds, one per number.
+func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int, rec meta.File, sess session) {
+	stored, err := s.parter().parts(r.Context(), rec, sess)
+	if err != nil && !errors.Is(err, blob.ErrNotFound) {
+		s.storeError(w, r, "list parts", err)
+		return
+	}
+	res := multipartResponse{UploadID: sess.tok.String(), FileID: rec.ID, Size: sess.tok.size,
+		PartSize: sess.tok.partSize, PartCount: sess.tok.count(), Parts: []partInfo{}}
+	seen := map[int]int{}
+	for _, p := range stored {
+		if p.Number < 1 || p.Number > sess.tok.count() {
+			continue
+		}
+		info := partInfo{PartNumber: p.Number, Size: p.Size, SHA256: p.SHA256, ETag: p.ETag}
+		if i, dup := seen[p.Number]; dup {
+			res.Parts[i] = info
+			continue
+		}
+		seen[p.Number] = len(res.Parts)
+		res.Parts = append(res.Parts, info)
+	}
+	writeJSON(w, status, res)
+}
+
+// sessionFor returns the upload the path names, or answers 404.
+func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, rec meta.File) (session, bool) {
+	tok, ok := parseToken(r.PathValue("upload"))
+	if !ok {
+		writeError(w, ErrUploadNotFound)
+		return session{}, false
+	}
+	sess, found, err := s.parter().session(r.Context(), rec, tok)
+	if err != nil {
+		s.storeError(w, r, "multipart", err)
+		return sess, false
+	}
+	if !found {
+		writeError(w, ErrUploadNotFound)
+		return sess, false
+	}
+	return sess, true
+}
+
+func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
+	var req partsRequest
+	if e := decode(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	rec, ok := s.fileFor(w, r)
+	if !ok {
+		return
+	}
+	if rec.Status == meta.StatusUploaded {
+		writeError(w, ErrAlreadyDone)
+		return
+	}
+	sess, ok := s.sessionFor(w, r, rec)
+	if !ok {
+		return
+	}
+	if e := s.checkPlan(sess.tok.size, sess.tok.partSize); e != nil {
+		writeError(w, e)
+		return
+	}
+	if len(req.Parts) == 0 || len(req.Parts) > maxPartURLs {
+		writeError(w, ErrInvalidParts.With("ask for 1 to %d part URLs at a time, not %d", maxPartURLs, len(req.Parts)))
+		return
+	}
+	refs, e := checkRefs(req.Parts, sess.tok)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	exp := time.Now().Add(s.cfg.UploadURLTTL)
+	out := make([]partURL, 0, len(refs))
+	for _, ref := range refs {
+		p := blob.Part{Number: ref.PartNumber, Size: sess.tok.partLen(ref.PartNumber), SHA256: ref.SHA256}
+		u, header, err := s.parter().partURL(r, rec, sess, p, exp)
+		if err != nil {
+			s.storeError(w, r, "presign part", err)
+			return
+		}
+		if header == nil {
+			header = map[string]string{}
+		}
+		out = append(out, partURL{PartNumber: p.Number, URL: u, Size: p.Size, Headers: header,
+			ExpiresAt: exp.UTC().Format(TimeFormat)})
+	}
+	writeJSON(w, http.StatusOK, map[string][]partURL{"parts": out})
+}
+
+// checkRefs checks part references against the upload's plan and returns
+// them with hashes in lower case.
+func checkRefs(refs []partRef, tok uploadToken) ([]partRef, *Error) {
+	seen := map[int]bool{}
+	out := make([]partRef, len(refs))
+	for i, ref := range refs {
+		h, ok := checkHash(ref.SHA256)
+		if !ok || ref.PartNumber < 1 || ref.PartNumber > tok.count() || seen[ref.PartNumber] {
+			return nil, ErrInvalidParts.With("part %d (sha256 %q): %s; this upload has parts 1 to %d",
+				ref.PartNumber, ref.SHA256, ErrInvalidParts.Message, tok.count())
+		}
+		seen[ref.PartNumber] = true
+		out[i] = partRef{ref.PartNumber, h}
+	}
+	return out, nil
+}
+
+func (s *Server) handleMultipartAbort(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.fileFor(w, r)
+	if !ok {
+		return
+	}
+	sess, ok := s.sessionFor(w, r, rec)
+	if !ok {
+		return
+	}
+	if err := s.parter().abort(r.Context(), rec, sess); err != nil {
+		s.storeError(w, r, "multipart abort", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// awaitFinal returns rec's record once its status is final, or as it is
+// after d.
+func (s *Server) awaitFinal(ctx context.Context, rec meta.File, d time.Duration) (meta.File, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		ch := s.hub.subscribe(rec.ID)
+		f, err := s.cfg.Meta.Get(context.WithoutCancel(ctx), rec.Tenant, rec.ID)
+		if err != nil || f.Status.Final() || ctx.Err() != nil {
+			s.hub.unsubscribe(rec.ID, ch)
+			return f, err
+		}
+		t := time.NewTimer(100 * time.Millisecond) // another replica may settle it
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s.hub.unsubscribe(rec.ID, ch)
+	}
+}
+
+// writeOutcome answers a completed upload with its record: 200 uploaded,
+// 202 still being verified, 422 failed.
+func writeOutcome(w http.ResponseWriter, f meta.File) {
+	switch f.Status {
+	case meta.StatusUploaded:
+		writeJSON(w, http.StatusOK, toFile(f))
+	case meta.StatusFailed:
+		writeError(w, ErrHashMismatch.With("the file failed: %s", f.Reason))
+	default:
+		writeJSON(w, http.StatusAccepted, toFile(f))
+	}
+}

@@ -1,0 +1,220 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// observer holds one Server's metrics, in a registry of its own, so that
+// several servers in one process (tests, embedding programs) never share or
+// clash.
+type observer struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec   // route, code
+	duration    *prometheus.HistogramVec // route
+	bytesIn     *prometheus.CounterVec   // route
+	bytesOut    *prometheus.CounterVec   // route
+	inFlight    prometheus.Gauge
+	uploads     *prometheus.HistogramVec // route, code
+	transitions *prometheus.CounterVec   // from, to
+	storeErrors *prometheus.CounterVec   // store, op
+}
+
+func newObserver() *observer {
+	o := &observer{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { o.reg.MustRegister(c) }
+	o.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_requests_total",
+		Help: "HTTP requests answered, by route pattern and status code."}, []string{"route", "code"})
+	o.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "perseus_http_request_duration_seconds",
+		Help: "Time to answer an HTTP request, by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	o.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_request_body_bytes_total",
+		Help: "Request body bytes read, by route pattern."}, []string{"route"})
+	o.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_response_body_bytes_total",
+		Help: "Response body bytes written, by route pattern."}, []string{"route"})
+	o.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "perseus_http_requests_in_flight",
+		Help: "HTTP requests being answered now."})
+	o.uploads = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "perseus_upload_duration_seconds",
+		Help:    "Time to receive and settle one upload request (every PUT route), by route pattern and status code.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 4, 10)}, []string{"route", "code"})
+	o.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_file_status_transitions_total",
+		Help: "File status changes made by this server: from none (a new record) or a status, to a status or deleted."},
+		[]string{"from", "to"})
+	o.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_store_errors_total",
+		Help: "Failed calls to a backend store (not counting not-found or lost races), by store and operation."},
+		[]string{"store", "op"})
+	for _, c := range []prometheus.Collector{o.requests, o.duration, o.bytesIn, o.bytesOut, o.inFlight, o.uploads,
+		o.transitions, o.storeErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return o
+}
+
+// metricsHandler serves the registry in the Prometheus text format.
+func (o *observer) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{Registry: o.reg})
+}
+
+// transition counts one change of a file's status.
+func (o *observer) transition(from, to string) { o.transitions.WithLabelValues(from, to).Inc() }
+
+// blobError counts one failed call to the blob store.
+func (o *observer) blobError(op string) { o.storeErrors.WithLabelValues("blob", op).Inc() }
+
+// quietRoutes are logged at debug level: probes and scrapes would drown the rest.
+var quietRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
+// observe wraps the whole API: every request gets a request id (the
+// client's X-Request-Id when it sends a sane one), echoed in the answer and
+// attached to every log line written with the request's context; and every
+// request is counted, timed and logged once when it ends.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		in := &countingBody{ReadCloser: r.Body}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = in
+		}
+		cw := &countingWriter{ResponseWriter: w}
+		s.obs.inFlight.Inc()
+		defer s.obs.inFlight.Dec()
+		next.ServeHTTP(cw, r)
+
+		elapsed := time.Since(start)
+		route := r.Pattern // set by the ServeMux on the request it served
+		if route == "" {
+			route = "unmatched"
+		}
+		code := cw.status()
+		codeStr := strconv.Itoa(code)
+		s.obs.requests.WithLabelValues(route, codeStr).Inc()
+		s.obs.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		s.obs.bytesIn.WithLabelValues(route).Add(float64(in.n))
+		s.obs.bytesOut.WithLabelValues(route).Add(float64(cw.n))
+		if strings.HasPrefix(route, "PUT ") {
+			s.obs.uploads.WithLabelValues(route, codeStr).Observe(elapsed.Seconds())
+		}
+		level := slog.LevelInfo
+		switch {
+		case code >= 500:
+			level = slog.LevelError
+		case quietRoutes[route]:
+			level = slog.LevelDebug
+		}
+		// The path only: an upload URL's query is a credential.
+		s.cfg.Logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", code), slog.Int64("bytes_in", in.n), slog.Int64("bytes_out", cw.n),
+			slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr),
+			slog.String("user_agent", r.UserAgent()))
+	})
+}
+
+// saneRequestID accepts a client's request id of 1 to 128 visible ASCII
+// characters, so that it cannot forge log lines or bloat them.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the id the server gave the request whose context this is, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// requestIDLogs adds request_id to every record logged with a request's context.
+type requestIDLogs struct{ slog.Handler }
+
+func (h requestIDLogs) Handle(ctx context.Context, rec slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h requestIDLogs) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDLogs{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDLogs) WithGroup(name string) slog.Handler {
+	return requestIDLogs{h.Handler.WithGroup(name)}
+}
+
+// countingBody counts the request body bytes the handler read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// countingWriter records the status and counts the body bytes written.
+type countingWriter struct {
+	http.ResponseWriter
+	code int
+	n    int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.code == 0 && code >= 200 {
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Flush sends buffered data to the client, when the underlying writer can.
+func (c *countingWriter) Flush() {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	http.NewResponseController(c.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *countingWriter) status() int {
+	if c.code == 0 {
+		return http.StatusOK
+	}
+	return c.code
+}

@@ -1,0 +1,133 @@
+package perseus
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+)
+
+// maxFindValues is how many hashes UploadFiles puts in one find: the most a
+// Perseus server accepts.
+const maxFindValues = 1000
+
+// UploadResult is what became of one path given to UploadFiles.
+type UploadResult struct {
+	Path  string
+	File  *File // the file, when Err is nil
+	Err   error
+	Known bool // the server already had the content: nothing was sent
+}
+
+// WithConcurrency sets how many files UploadFiles hashes and sends at once
+// (default 4). Each may send several parts at once (WithParallelParts).
+func WithConcurrency(n int) UploadOption {
+	return func(c *uploadConfig) {
+		if n > 0 {
+			c.concurrency = n
+		}
+	}
+}
+
+// UploadFiles uploads the files at paths and returns one result per path,
+// in the order given. It hashes every file first, then asks the server in
+// one find (one per 1000 hashes) which contents it already has: those are
+// returned without sending anything. The rest are uploaded as UploadFile
+// does, a few at once (WithConcurrency), each content once even if several
+// paths hold it. Each file is named by its base name; WithName is ignored.
+// WithProgress reports each file's bytes and, in BatchSent and BatchTotal,
+// the bytes of every file to send, with one last report per file (Done).
+func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...UploadOption) []UploadResult {
+	cfg := newUploadConfig(opts)
+	cfg.batch = &batch{}
+	results := make([]UploadResult, len(paths))
+	digests := make([]digest, len(paths))
+	forEach(len(paths), cfg.concurrency, func(i int) {
+		results[i].Path = paths[i]
+		if err := ctx.Err(); err != nil {
+			results[i].Err = err
+			return
+		}
+		digests[i], results[i].Err = s.digest(ctx, paths[i], cfg)
+	})
+
+	known := s.uploaded(ctx, results, digests)
+	first := map[string]int{} // hash → the index that sends it
+	var send []int
+	for i, d := range digests {
+		switch f := known[d.hash]; {
+		case results[i].Err != nil:
+		case f != nil:
+			results[i].File, results[i].Known = f, true
+		default:
+			if _, dup := first[d.hash]; !dup {
+				first[d.hash] = i
+				send = append(send, i)
+				cfg.batch.total.Add(d.size)
+			}
+		}
+	}
+	forEach(len(send), cfg.concurrency, func(j int) {
+		i := send[j]
+		fc := cfg
+		fc.name = filepath.Base(paths[i])
+		tr := newTracker(paths[i], digests[i].size, fc)
+		if err := ctx.Err(); err != nil {
+			results[i].Err = err
+		} else {
+			results[i].File, results[i].Err = s.uploadHashed(ctx, paths[i], digests[i], fc, tr)
+		}
+		tr.finish(results[i].Err)
+	})
+	for i, d := range digests {
+		if j, ok := first[d.hash]; ok && j != i && results[i].Err == nil {
+			results[i].File, results[i].Err = results[j].File, results[j].Err
+		}
+	}
+	return results
+}
+
+// uploaded returns the uploaded files among those hashed, by hash. If the
+// server cannot answer, it returns what it has: each upload then learns of
+// content the server has from create's 409, still without sending it.
+func (s *FileService) uploaded(ctx context.Context, results []UploadResult, digests []digest) map[string]*File {
+	var hashes []string
+	seen := map[string]bool{}
+	for i, d := range digests {
+		if results[i].Err == nil && !seen[d.hash] {
+			seen[d.hash] = true
+			hashes = append(hashes, d.hash)
+		}
+	}
+	known := map[string]*File{}
+	for len(hashes) > 0 {
+		chunk := hashes[:min(len(hashes), maxFindValues)]
+		hashes = hashes[len(chunk):]
+		files, err := s.FindFiles(ctx, FindQuery{SourceHashes: chunk})
+		if err != nil {
+			if ctx.Err() != nil {
+				return known
+			}
+			continue
+		}
+		for _, f := range files {
+			if f.Status == StatusUploaded && known[f.SourceHash] == nil {
+				known[f.SourceHash] = f
+			}
+		}
+	}
+	return known
+}
+
+// forEach calls fn(0) … fn(n-1), at most limit at once.
+func forEach(n, limit int, fn func(int)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
