@@ -96,7 +96,7 @@ func WithRetry(p RetryPolicy) Option {
 // NewClient returns a client. Without options it reads PERSEUS_API_HOST
 // (default DefaultHost) and LETTRIA_API_KEY, as the Python SDK does.
 func NewClient(opts ...Option) (*Client, error) {
-	c := &Client{http: &http.Client{}, userAgent: "perseus-go/" + Version, retry: DefaultRetry}
+	c := &Client{http: &http.Client{Transport: defaultTransport()}, userAgent: "perseus-go/" + Version, retry: DefaultRetry}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -204,4 +204,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// defaultTransport is http.DefaultTransport keeping enough idle connections
+// per host for parallel parts and concurrent uploads (the default keeps 2,
+// so each extra request would open a new connection).
+func defaultTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }

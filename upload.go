@@ -116,14 +116,31 @@ func (s *FileService) uploadHashed(ctx context.Context, path string, d digest, c
 		return nil, err
 	}
 	defer f.Close()
-	done, err := s.put(ctx, res.UploadURL, f, size, tr)
-	if err != nil {
-		return nil, err
+	for refreshed := 0; ; refreshed++ {
+		done, err := s.put(ctx, res.UploadURL, f, size, tr)
+		var ae *APIError
+		switch {
+		case err == nil && done != nil && done.ID == res.File.ID:
+			return done, nil
+		case err == nil:
+			return res.File, nil
+		case errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden && refreshed < 2:
+			// Most likely expired (a slow link, a long retry): creating again
+			// returns the same record with a fresh URL.
+			if res, err = s.CreateFile(ctx, cfg.name, hash); errors.Is(err, ErrConflict) {
+				return s.existing(ctx, hash)
+			} else if err != nil {
+				return nil, err
+			}
+		case errors.As(err, &ae) && ae.StatusCode == http.StatusConflict:
+			return s.existing(ctx, hash) // someone else's upload of this content won
+		case errors.As(err, &ae) && !errors.Is(err, ErrUploadFailed):
+			// The contract: any 4xx/5xx answer to the PUT is a failed upload.
+			return nil, fmt.Errorf("%w: %w", ErrUploadFailed, err)
+		default:
+			return nil, err
+		}
 	}
-	if done != nil && done.ID == res.File.ID {
-		return done, nil
-	}
-	return res.File, nil
 }
 
 // existing returns the uploaded file holding content with this hash.
