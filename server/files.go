@@ -130,8 +130,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, toFile(f))
 			return
 		}
-		// Another replica may finish the upload: look again now and then.
-		t := time.NewTimer(100 * time.Millisecond)
+		// Changes here wake ch, and so do other replicas' through a store
+		// that can watch (PostgreSQL's NOTIFY); look again now and then
+		// in case a wake-up was missed.
+		t := time.NewTimer(time.Second)
 		select {
 		case <-ch:
 		case <-t.C:

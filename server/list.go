@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -72,7 +73,7 @@ func parseList(v url.Values) (meta.ListQuery, int, *Error) {
 		return q, 0, ErrInvalidStatus.With("status=%q: %s", st, ErrInvalidStatus.Message)
 	}
 	q.NamePrefix = v.Get("namePrefix")
-	if len(q.NamePrefix) > 1024 || !utf8.ValidString(q.NamePrefix) {
+	if len(q.NamePrefix) > 1024 || !utf8.ValidString(q.NamePrefix) || strings.ContainsRune(q.NamePrefix, 0) {
 		return q, 0, ErrInvalidPrefix
 	}
 	return q, limit, nil

@@ -72,13 +72,13 @@ func (s *Server) routes() {
 // Handler returns the HTTP handler of the whole API. Requests no route takes
 // get the mux's own 404 or 405, as JSON with a message like every error.
 func (s *Server) Handler() http.Handler {
-	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.observe(idleBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern == "" {
 			s.mux.ServeHTTP(&unrouted{ResponseWriter: w}, r)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // unrouted turns the mux's plain-text 404 and 405 into JSON errors; anything
@@ -149,12 +149,15 @@ func HashKey(key string) string {
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	// The details (hosts, users, buckets) go to the log, not to whoever asks.
 	if err := s.cfg.Meta.Ping(ctx); err != nil {
-		writeError(w, ErrNotReady.With("metadata store: %v", err))
+		s.cfg.Logger.ErrorContext(r.Context(), "readiness: metadata store", "err", err)
+		writeError(w, ErrNotReady.With("the metadata store does not answer; see the server log"))
 		return
 	}
 	if err := s.cfg.Blobs.Ping(ctx); err != nil {
-		writeError(w, ErrNotReady.With("blob store: %v", err))
+		s.cfg.Logger.ErrorContext(r.Context(), "readiness: blob store", "err", err)
+		writeError(w, ErrNotReady.With("the blob store does not answer; see the server log"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -58,12 +58,20 @@ func OpenBlobs(ctx context.Context, raw string) (blob.Store, error) {
 	return nil, fmt.Errorf("--blobs %q: use file:///PATH or s3://BUCKET?endpoint=http://HOST:PORT&region=REGION", raw)
 }
 
-// Redact hides a password in a URL for error messages.
+// Redact hides passwords in a URL for logs and error messages: in its
+// user information and in password or sslpassword query parameters.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
 	return u.Redacted()
 }
 

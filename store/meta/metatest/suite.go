@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ListFiltersByStatusAndNamePrefix", testListFilters},
 		{"ListIsPerTenant", testListPerTenant},
 		{"KeysLifecycle", testKeys},
+		{"OddIDsAreSimplyNotFound", testOddIDs},
 		{"Ping", func(t *testing.T, s meta.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
@@ -323,5 +325,33 @@ func testKeys(t *testing.T, s meta.Store) {
 	keys, err := s.Keys(ctx)
 	if err != nil || len(keys) != 1 || keys[0].RevokedAt == nil {
 		t.Fatalf("Keys = %+v, %v", keys, err)
+	}
+}
+
+// testOddIDs: ids arrive from URL paths and JSON, so they may be anything.
+// One no record can have is not found, never an error.
+func testOddIDs(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	f := mustClaim(t, s, newFile("t1", "a"))
+	for _, id := range []string{"\x00", "a\x00b", "\xff\xfe", "\u00e9t\u00e9", strings.Repeat("x", 4096)} {
+		if _, err := s.Get(ctx, "t1", id); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("Get(%q) err = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.Delete(ctx, "t1", id); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("Delete(%q) err = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.Transition(ctx, id, meta.Update{From: meta.StatusPending, To: meta.StatusFailed}); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("Transition(%q) err = %v, want ErrNotFound", id, err)
+		}
+		if ok, err := s.Exists(ctx, id); ok || err != nil {
+			t.Errorf("Exists(%q) = %v, %v", id, ok, err)
+		}
+		if err := s.RevokeKey(ctx, id, time.Now()); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("RevokeKey(%q) err = %v, want ErrNotFound", id, err)
+		}
+		got, err := s.Find(ctx, "t1", []string{id, f.ID}, nil)
+		if err != nil || len(got) != 1 || got[0].ID != f.ID {
+			t.Errorf("Find([%q, known]) = %v, %v; want only the known file", id, got, err)
+		}
 	}
 }

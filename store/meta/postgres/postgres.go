@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -102,6 +104,9 @@ RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
 
 // Get implements meta.Store.
 func (s *Store) Get(ctx context.Context, tenant, id string) (meta.File, error) {
+	if !storable(id) {
+		return meta.File{}, meta.ErrNotFound
+	}
 	f, err := scanFile(s.pool.QueryRow(ctx, `SELECT `+fileCols+` FROM files WHERE id = $1 AND tenant = $2`, id, tenant))
 	return f, wrap("get", err)
 }
@@ -115,9 +120,7 @@ func (s *Store) Find(ctx context.Context, tenant string, ids, hashes []string) (
 	if len(ids) == 0 && len(hashes) == 0 {
 		return []meta.File{}, nil
 	}
-	if ids == nil {
-		ids = []string{}
-	}
+	ids = storables(ids)
 	if hashes == nil {
 		hashes = []string{}
 	}
@@ -132,6 +135,9 @@ ORDER BY created_at, id`, tenant, ids, hashes))
 // Transition implements meta.Store. The same statement notifies watchers
 // (see Watch) of the change.
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
+	if !storable(id) {
+		return meta.File{}, meta.ErrNotFound
+	}
 	f, err := scanFile(s.pool.QueryRow(ctx, `
 WITH u AS (
 	UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
@@ -153,6 +159,9 @@ SELECT u.* FROM u CROSS JOIN LATERAL (SELECT pg_notify('`+channel+`', u.id)) AS 
 
 // Delete implements meta.Store.
 func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error) {
+	if !storable(id) {
+		return meta.File{}, meta.ErrNotFound
+	}
 	f, err := scanFile(s.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND tenant = $2 RETURNING `+fileCols, id, tenant))
 	return f, wrap("delete", err)
 }
@@ -170,6 +179,9 @@ WHERE status = $1 AND updated_at < $2 ORDER BY updated_at, id LIMIT $3`, string(
 
 // Exists implements meta.Store.
 func (s *Store) Exists(ctx context.Context, id string) (bool, error) {
+	if !storable(id) {
+		return false, nil
+	}
 	var ok bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1)`, id).Scan(&ok)
 	return ok, wrap("exists", err)
@@ -217,6 +229,9 @@ func (s *Store) Keys(ctx context.Context) ([]meta.Key, error) {
 
 // RevokeKey implements meta.Store. Revoking a revoked key keeps its first revocation time.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	if !storable(id) {
+		return meta.ErrNotFound
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, at.UTC())
 	if err != nil {
 		return wrap("revoke", err)
@@ -248,4 +263,22 @@ func wrap(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// storable reports whether PostgreSQL can hold s as text: valid UTF-8
+// without NUL. Anything else names no record, so it is simply not found
+// (rather than an error that would read as the database being down).
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// storables returns the values of vs that PostgreSQL can hold, never nil.
+func storables(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if storable(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
