@@ -32,27 +32,45 @@ package server
 // them against its file before skipping them. Completing hashes the whole
 // content against the record's sourceHash before the record says uploaded.
 //
-// Two ways to keep parts (see parter):
+// Three ways to keep parts (see parter):
 //
-//   - S3 (the store is a blob.Multiparter): a real S3 multipart upload to
-//     multipartKey, created with SHA-256 checksums; part URLs are presigned
-//     UploadPart URLs with Content-Length and x-amz-checksum-sha256 signed.
-//     Complete calls CompleteMultipartUpload, which leaves an ordinary staged
-//     object, then verifies it as the background verifier would (verifyStaged:
-//     hash, copy to the content key, settle).
-//   - Any other store (the embedded default): parts are PUT to this server at
-//     URLs signed over tenant, file id, sourceHash, uploadId, part number,
-//     size, part SHA-256 and expiry (signer.partQuery); each is streamed into
-//     the store under partKey while hashed and committed only if it matches.
-//     Complete concatenates the parts into the content key while hashing;
-//     only verified bytes make the file uploaded, and a mismatch makes it
-//     failed and removes the parts.
+//   - S3 (the store is a blob.Multiparter): a real S3 multipart upload at the
+//     record's content key itself, created with SHA-256 checksums; part URLs
+//     are presigned UploadPart URLs with Content-Length and
+//     x-amz-checksum-sha256 signed. Nothing is visible there until the
+//     server calls CompleteMultipartUpload (clients hold only part URLs),
+//     and then the uploadId is gone, so no client can write that key again:
+//     no copy is needed. Complete completes it only if no object is there
+//     yet (If-None-Match), reads the object back once to hash it (S3 keeps
+//     no SHA-256 of a whole object), and the record says uploaded only if
+//     it matches; otherwise the object is deleted if it is still the one
+//     hashed (If-Match on its ETag) and the record fails. The content key
+//     is never served while the record is pending (handleContent serves
+//     uploaded records only). The uploadId's nonce is derived from S3's
+//     upload id, and an empty marker (multipartKey) per upload names it, so
+//     that uploads and their plans can be listed. A plain presigned PUT
+//     (the v0 contract) still goes to a staging key, read back and copied:
+//     such a URL could be replayed with other bytes.
+//   - The local store (a blob.Assembler), through this server: parts are
+//     PUT to this server at URLs signed over tenant, file id, sourceHash,
+//     uploadId, part number, size, part SHA-256 and expiry
+//     (signer.partQuery), and each is written once, straight to its offset
+//     in one preallocated file per upload, hashed on the way; the store
+//     lists it (a durable marker) only after the bytes are fsynced and
+//     match. The store hashes the whole while parts arrive; complete seals
+//     the upload, has the store finish the hash, and renames the file to
+//     the content key if it matches the sourceHash.
+//   - Any other store, through this server: each part is an object under
+//     partKey, committed only if it matches; complete concatenates them
+//     into the content key while hashing.
+//
+// In every case only verified bytes make the file uploaded, and a mismatch
+// makes it failed and leaves nothing of that upload.
 //
 // Unfinished uploads are removed when their file is deleted, when another
 // upload of the file completes, and by SweepMultipart once stale.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -355,40 +373,4 @@ func (s *Server) handleMultipartAbort(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// awaitFinal returns rec's record once its status is final, or as it is
-// after d.
-func (s *Server) awaitFinal(ctx context.Context, rec meta.File, d time.Duration) (meta.File, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	for {
-		ch := s.hub.subscribe(rec.ID)
-		f, err := s.cfg.Meta.Get(context.WithoutCancel(ctx), rec.Tenant, rec.ID)
-		if err != nil || f.Status.Final() || ctx.Err() != nil {
-			s.hub.unsubscribe(rec.ID, ch)
-			return f, err
-		}
-		t := time.NewTimer(100 * time.Millisecond) // another replica may settle it
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		s.hub.unsubscribe(rec.ID, ch)
-	}
-}
-
-// writeOutcome answers a completed upload with its record: 200 uploaded,
-// 202 still being verified, 422 failed.
-func writeOutcome(w http.ResponseWriter, f meta.File) {
-	switch f.Status {
-	case meta.StatusUploaded:
-		writeJSON(w, http.StatusOK, toFile(f))
-	case meta.StatusFailed:
-		writeError(w, ErrHashMismatch.With("the file failed: %s", f.Reason))
-	default:
-		writeJSON(w, http.StatusAccepted, toFile(f))
-	}
 }

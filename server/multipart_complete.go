@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +15,18 @@ import (
 
 // handlePartUpload receives one part of a multipart upload through this
 // server, at a URL signed for its exact length and SHA-256. The bytes stream
-// into the store while hashed; only a part that matches is committed.
+// into the store, which hashes them and keeps the part only if it matches.
 func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	c, e := s.sign.checkPart(id, r.PathValue("n"), r.URL.Query(), time.Now())
 	if e != nil {
 		writeError(w, e)
+		return
+	}
+	tok, okTok := parseToken(c.upload)
+	recv, okRecv := s.parter().(partReceiver)
+	if !okTok || !okRecv { // signed by this server, for a store it no longer has
+		writeError(w, ErrURLInvalid)
 		return
 	}
 	rec, err := s.cfg.Meta.Get(r.Context(), c.tenant, id)
@@ -43,45 +47,55 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrTooLarge.With("part %d is %d bytes; its URL is for exactly %d", c.part, r.ContentLength, c.size))
 		return
 	}
-	key := partKey(c.tenant, id, c.upload, c.part, c.sha256)
-	bw, err := s.cfg.Blobs.Create(r.Context(), key)
+	bw, err := recv.createPart(r.Context(), rec, tok, blob.Part{Number: c.part, Size: c.size, SHA256: c.sha256})
 	if err != nil {
 		s.storeError(w, r, "upload part", err)
 		return
 	}
-	h := sha256.New()
+	body := &readErr{r: http.MaxBytesReader(w, r.Body, c.size)}
 	buf := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(bw, h), http.MaxBytesReader(w, r.Body, c.size), *buf)
+	n, err := io.CopyBuffer(bw, body, *buf)
 	copyBufs.Put(buf)
 	var maxErr *http.MaxBytesError
-	switch got := hex.EncodeToString(h.Sum(nil)); {
-	case errors.As(err, &maxErr):
+	switch {
+	case errors.As(body.err, &maxErr):
 		e = ErrTooLarge.With("part %d is more than the %d bytes its URL is for; nothing was kept", c.part, c.size)
-	case err != nil || n != c.size:
-		e = ErrIncomplete.With("part %d: received %d of its %d bytes (%v); nothing was kept, send it again", c.part, n, c.size, err)
-	case got != c.sha256:
-		e = ErrPartMismatch.With("part %d hashes to %s, not to the sha256 %s its URL was issued for; nothing was kept", c.part, got, c.sha256)
+	case body.err != nil || (err == nil && n != c.size):
+		e = ErrIncomplete.With("part %d: received %d of its %d bytes (%v); nothing was kept, send it again", c.part, n, c.size, body.err)
+	case err != nil:
+		bw.Abort()
+		s.storeError(w, r, "store part", err)
+		return
 	}
 	if e != nil {
 		bw.Abort()
 		writeError(w, e)
 		return
 	}
-	if err := bw.Commit(r.Context()); err != nil {
+	if err := bw.Commit(r.Context()); errors.Is(err, blob.ErrPartMismatch) {
+		writeError(w, ErrPartMismatch.With("part %d does not hash to the sha256 %s its URL was issued for; nothing was kept", c.part, c.sha256))
+		return
+	} else if err != nil {
 		s.storeError(w, r, "store part", err)
 		return
 	}
-	// A part sent again with other bytes replaces the one it had.
-	dir := partsDir(c.tenant, id) + c.upload + "/"
-	prefix := dir + partName(c.part, "")
-	s.cfg.Blobs.List(r.Context(), prefix, func(i blob.Info) error {
-		if i.Key != key {
-			s.cfg.Blobs.Delete(r.Context(), i.Key)
-		}
-		return nil
-	})
 	w.Header().Set("ETag", `"`+c.sha256+`"`)
 	writeJSON(w, http.StatusOK, partInfo{PartNumber: c.part, Size: n, SHA256: c.sha256})
+}
+
+// readErr remembers the error of the reader it wraps, so that a copy can
+// tell a cut-off body from a store that failed.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 func (s *Server) handleMultipartComplete(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +139,30 @@ func (s *Server) handleMultipartComplete(w http.ResponseWriter, r *http.Request)
 		writeError(w, e)
 		return
 	}
+	if f.Status == meta.StatusUploaded {
+		s.removeMultipart(ctx, f) // other unfinished uploads of the file, now useless
+	}
 	writeOutcome(w, f)
+}
+
+// uploadGone answers for an upload that is no longer there: completed
+// already (its verdict, or the verification of the content it left), or
+// aborted because another upload of the file completed (the file,
+// uploaded), or never known.
+func (s *Server) uploadGone(ctx context.Context, rec meta.File) (meta.File, *Error) {
+	if f, e, ok := s.recoverContent(ctx, rec); ok {
+		return f, e
+	}
+	if s.fileGone(ctx, rec) {
+		return rec, ErrFileGone
+	}
+	return rec, ErrUploadNotFound
+}
+
+// fileGone reports whether rec was deleted meanwhile.
+func (s *Server) fileGone(ctx context.Context, rec meta.File) bool {
+	_, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+	return errors.Is(err, meta.ErrNotFound)
 }
 
 // completeUpload checks that every part of upload tok is stored (and, for
@@ -138,14 +175,7 @@ func (s *Server) completeUpload(ctx context.Context, rec meta.File, tok uploadTo
 		return rec, ErrUnavailable
 	}
 	if !found {
-		if p.settling(ctx, rec, tok) { // completed already; its verification goes on
-			f, err := s.awaitFinal(ctx, rec, 30*time.Second)
-			if err != nil {
-				return rec, ErrUnavailable
-			}
-			return f, nil
-		}
-		return rec, ErrUploadNotFound
+		return s.uploadGone(ctx, rec)
 	}
 	want := map[int]string{}
 	if len(listed) > 0 {
@@ -158,6 +188,9 @@ func (s *Server) completeUpload(ctx context.Context, rec meta.File, tok uploadTo
 		}
 	}
 	stored, err := p.parts(ctx, rec, sess)
+	if errors.Is(err, blob.ErrNotFound) {
+		return s.uploadGone(ctx, rec)
+	}
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "list parts", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable
@@ -177,88 +210,58 @@ func (s *Server) completeUpload(ctx context.Context, rec meta.File, tok uploadTo
 		}
 	}
 	if len(missing) > 0 {
+		if f, e, ok := s.recoverContent(ctx, rec); ok { // completed already, its verdict lost
+			return f, e
+		}
+		if s.fileGone(ctx, rec) { // and its uploads with it
+			return rec, ErrFileGone
+		}
 		if len(missing) > 20 {
 			missing = append(missing[:20], "…")
 		}
 		return rec, ErrPartsMissing.With("%d of %d parts are not stored as listed (parts %s); upload them and complete again",
 			len(missing), len(chosen), strings.Join(missing, ", "))
 	}
-	f, e := p.complete(ctx, rec, sess, chosen)
-	if e == nil && f.Status == meta.StatusUploaded {
-		s.removeMultipart(ctx, f) // other unfinished uploads of the file, now useless
-	}
-	return f, e
-}
-
-// assemble concatenates parts, stored through this server, into rec's
-// content while hashing them. Only content that hashes to the sourceHash is
-// committed and makes the record uploaded; otherwise the record fails and
-// the parts go.
-func (s *Server) assemble(ctx context.Context, rec meta.File, tok uploadToken, parts []blob.Part) (meta.File, *Error) {
-	dst := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
-	bw, err := s.cfg.Blobs.Create(ctx, dst)
-	if err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "blob create", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable
-	}
-	h := sha256.New()
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	var n int64
-	for _, p := range parts {
-		r, err := s.cfg.Blobs.Open(ctx, partKey(rec.Tenant, rec.ID, tok.String(), p.Number, p.SHA256), 0)
-		if err == nil {
-			var c int64
-			c, err = io.CopyBuffer(io.MultiWriter(bw, h), r, *buf)
-			r.Close()
-			n += c
-		}
-		if err != nil {
-			bw.Abort()
-			s.cfg.Logger.ErrorContext(ctx, "assemble parts", "id", rec.ID, "part", p.Number, "err", err)
-			return rec, ErrUnavailable.With("could not read part %d back: a storage backend is unavailable; complete again later", p.Number)
-		}
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != rec.SourceHash || n != tok.size {
-		bw.Abort()
-		reason := fmt.Sprintf("the %d bytes of the parts hash to %s, not to the declared sourceHash", n, got)
-		f, err := s.settle(ctx, rec, meta.StatusFailed, 0, reason)
-		if err != nil {
-			s.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", err)
-		}
-		s.removeMultipart(ctx, rec)
-		if f.Status == meta.StatusUploaded { // another upload got there first
-			return f, nil
-		}
-		return rec, ErrHashMismatch.With("%s; the file is marked failed and the parts were discarded", reason)
-	}
-	if err := bw.Commit(ctx); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "blob commit", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable.With("could not store the content durably; complete again later")
-	}
-	f, err := s.settle(ctx, rec, meta.StatusUploaded, n, "")
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		s.cfg.Blobs.Delete(ctx, dst)
-		s.removeMultipart(ctx, rec)
-		return rec, ErrFileGone
-	case err != nil:
-		s.cfg.Logger.ErrorContext(ctx, "mark uploaded", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable
-	}
-	return f, nil
+	return p.complete(ctx, rec, sess, chosen)
 }
 
 // removeMultipart discards every unfinished multipart upload of f.
 func (s *Server) removeMultipart(ctx context.Context, f meta.File) error {
-	if _, direct := s.parter().(directParts); !direct {
-		return serverParts{s}.removeDir(ctx, partsDir(f.Tenant, f.ID))
+	return s.parter().removeAll(ctx, f)
+}
+
+// awaitFinal returns rec's record once its status is final, or as it is
+// after d.
+func (s *Server) awaitFinal(ctx context.Context, rec meta.File, d time.Duration) (meta.File, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		ch := s.hub.subscribe(rec.ID)
+		f, err := s.cfg.Meta.Get(context.WithoutCancel(ctx), rec.Tenant, rec.ID)
+		if err != nil || f.Status.Final() || ctx.Err() != nil {
+			s.hub.unsubscribe(rec.ID, ch)
+			return f, err
+		}
+		t := time.NewTimer(100 * time.Millisecond) // another replica may settle it
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s.hub.unsubscribe(rec.ID, ch)
 	}
-	p := s.parter()
-	sessions, err := p.sessions(ctx, f)
-	errs := []error{err}
-	for _, sess := range sessions {
-		errs = append(errs, p.abort(ctx, f, sess))
+}
+
+// writeOutcome answers a completed upload with its record: 200 uploaded,
+// 202 still being verified, 422 failed.
+func writeOutcome(w http.ResponseWriter, f meta.File) {
+	switch f.Status {
+	case meta.StatusUploaded:
+		writeJSON(w, http.StatusOK, toFile(f))
+	case meta.StatusFailed:
+		writeError(w, ErrHashMismatch.With("the file failed: %s", f.Reason))
+	default:
+		writeJSON(w, http.StatusAccepted, toFile(f))
 	}
-	return errors.Join(errs...)
 }

@@ -115,6 +115,18 @@ func TestMultipartOnS3ResumesAndCompletesVerified(t *testing.T) {
 			t.Fatalf("PUT part %d: %d %s", i+1, status, body)
 		}
 	}
+	// The store's upload is at the content key itself, where nothing is
+	// visible until the server completes it, and the record is not served.
+	key := contentKey(tenantA, hashOf(content), c.Rec.ID)
+	if ups := e.uploads(); len(ups) != 1 || ups[0].Key != key {
+		t.Fatalf("multipart uploads = %+v, want one at the content key %s", ups, key)
+	}
+	if keys := e.objects(); len(keys) != 1 || keys[0] != multipartKey(tenantA, c.Rec.ID, up.UploadID) {
+		t.Fatalf("objects before complete = %v, want only the upload's marker", keys)
+	}
+	if r := e.call("GET", "/api/v0/file/"+c.Rec.ID+"/content", keyA, nil); r.status != http.StatusConflict {
+		t.Fatalf("download of a pending file: %d %s, want 409", r.status, r.body)
+	}
 	again, status := m.start(c.Rec.ID, int64(len(content)), partSize)
 	if status != http.StatusOK || again.UploadID != up.UploadID || len(again.Parts) != 2 ||
 		again.Parts[0].SHA256 != refs[0].SHA256 || again.Parts[1].PartNumber != 3 || again.Parts[1].SHA256 != refs[2].SHA256 {
@@ -127,9 +139,8 @@ func TestMultipartOnS3ResumesAndCompletesVerified(t *testing.T) {
 	if status != http.StatusOK || f.Status != "uploaded" || f.Size != int64(len(content)) {
 		t.Fatalf("complete: %d %s", status, body)
 	}
-	key := contentKey(tenantA, hashOf(content), f.ID)
 	if keys := e.objects(); len(keys) != 1 || keys[0] != key {
-		t.Errorf("objects after complete = %v, want only %s", keys, key)
+		t.Errorf("objects after complete = %v, want only %s: no staging copy, no marker", keys, key)
 	}
 	if ups := e.uploads(); len(ups) != 0 {
 		t.Errorf("multipart uploads left: %+v", ups)
@@ -188,10 +199,13 @@ func TestSweepAndDeleteAbortS3MultipartUploads(t *testing.T) {
 	if n, err := e.srv.SweepMultipart(context.Background(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("SweepMultipart of nothing stale = %d, %v", n, err)
 	}
+	if ups := e.uploads(); len(ups) != 1 || ups[0].Key != contentKey(tenantA, hashOf(other), id) {
+		t.Fatalf("uploads = %+v, want one at the content key", ups)
+	}
 	if n, err := e.srv.SweepMultipart(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 1 {
 		t.Fatalf("SweepMultipart = %d, %v; want the 1 upload", n, err)
 	}
-	if ups := e.uploads(); len(ups) != 0 {
-		t.Errorf("uploads after the sweep: %+v", ups)
+	if ups, keys := e.uploads(), e.objects(); len(ups) != 0 || len(keys) != 0 {
+		t.Errorf("after the sweep: uploads %+v, objects %v; want none", ups, keys)
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
 )
 
 // mp drives the multipart endpoints of one test server as a client would,
@@ -114,7 +117,14 @@ func randomBytes(n int) []byte {
 func smallParts(c *Config) { c.MinPartSize = 1 << 10 }
 
 func TestMultipartThroughServerResumesAndCompletesVerified(t *testing.T) {
-	e := newEnv(t, smallParts)
+	t.Run("assembled in place", func(t *testing.T) { testMultipartResumes(t) })
+	t.Run("part objects, on a store without blob.Assembler", func(t *testing.T) {
+		testMultipartResumes(t, func(c *Config) { c.Blobs = struct{ blob.Store }{c.Blobs} })
+	})
+}
+
+func testMultipartResumes(t *testing.T, tweak ...func(*Config)) {
+	e := newEnv(t, append(tweak, smallParts)...)
 	m := newMP(t, e.url)
 	content := randomBytes(10<<10 + 123)
 	parts, refs := split(content, 4<<10)
@@ -191,9 +201,21 @@ func TestMultipartPartRefusesWhatItsURLWasNotIssuedFor(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", name, status, body, tc.status)
 		}
 	}
-	if stored := e.storedFiles(); len(stored) != 0 {
-		t.Errorf("refused parts left %d files: %v", len(stored), stored)
+	// Refused parts are not listed, and leave nothing but the upload's
+	// preallocated assembly (its data file and the parts' lock files),
+	// which goes with the upload.
+	if again, _ := m.start(c.Rec.ID, int64(len(content)), 4<<10); len(again.Parts) != 0 {
+		t.Errorf("after refused parts the upload lists %+v, want none", again.Parts)
 	}
+	for name := range e.storedFiles() {
+		if base := path.Base(name); !strings.HasPrefix(name, "assemblies/parts/") || base != "data" && !strings.HasPrefix(base, "lock-") {
+			t.Errorf("refused parts left %s", name)
+		}
+	}
+	if status, _ := m.do("DELETE", "/api/v0/file/"+c.Rec.ID+"/multipart/"+up.UploadID, nil, nil); status != http.StatusNoContent {
+		t.Errorf("abort: %d", status)
+	}
+	e.wantNothingStored()
 }
 
 func TestMultipartPartURLExpiresAfterTTL(t *testing.T) {

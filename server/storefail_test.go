@@ -98,6 +98,41 @@ func (f *faultyBlobs) Ping(ctx context.Context) error {
 	return f.Store.Ping(ctx)
 }
 
+// The local store assembles multipart uploads in place; so does its wrapper.
+var _ blob.Assembler = (*faultyBlobs)(nil)
+
+func (f *faultyBlobs) asm() blob.Assembler { return f.Store.(blob.Assembler) }
+
+func (f *faultyBlobs) CreatePart(ctx context.Context, id string, size, off int64, p blob.Part) (blob.Writer, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.asm().CreatePart(ctx, id, size, off, p)
+}
+
+func (f *faultyBlobs) AssemblyParts(ctx context.Context, id string) ([]blob.Part, error) {
+	return f.asm().AssemblyParts(ctx, id)
+}
+
+func (f *faultyBlobs) HashAssembly(ctx context.Context, id string) (string, int64, error) {
+	return f.asm().HashAssembly(ctx, id)
+}
+
+func (f *faultyBlobs) CommitAssembly(ctx context.Context, id, key string) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.asm().CommitAssembly(ctx, id, key)
+}
+
+func (f *faultyBlobs) DeleteAssembly(ctx context.Context, id string) error {
+	return f.asm().DeleteAssembly(ctx, id)
+}
+
+func (f *faultyBlobs) ListAssemblies(ctx context.Context, prefix string, fn func(blob.Info) error) error {
+	return f.asm().ListAssemblies(ctx, prefix, fn)
+}
+
 func TestHealthAndReadiness(t *testing.T) {
 	e := newEnv(t)
 	for _, p := range []string{"/healthz", "/readyz"} {

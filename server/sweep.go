@@ -13,7 +13,7 @@ import (
 // SweepReport counts what one Sweep removed.
 type SweepReport struct {
 	AbandonedRecords int // pending records older than PendingTTL
-	OrphanedObjects  int // content or staged objects no record refers to
+	OrphanedObjects  int // content, staged objects or multipart markers no record refers to
 	StaleMultipart   int // unfinished multipart uploads idle for PendingTTL
 }
 
@@ -62,7 +62,7 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 // sweepOrphans deletes objects older than before whose record does not exist.
 func (s *Server) sweepOrphans(ctx context.Context, before time.Time) (int, error) {
 	var orphans []string
-	for _, prefix := range []string{"files/", stagingPrefix} {
+	for _, prefix := range []string{"files/", stagingPrefix, multipartPrefix} {
 		err := s.cfg.Blobs.List(ctx, prefix, func(i blob.Info) error {
 			if i.ModTime.After(before) {
 				return nil
@@ -92,13 +92,16 @@ func (s *Server) sweepOrphans(ctx context.Context, before time.Time) (int, error
 	return len(orphans), nil
 }
 
-// recordID returns the file id a content or staging key belongs to (see keys.go).
+// recordID returns the file id a content, staging or multipart marker key
+// belongs to (see keys.go).
 func recordID(key string) string {
 	parts := strings.Split(key, "/")
 	switch {
 	case parts[0] == "files" && len(parts) == 5:
 		return parts[4]
 	case parts[0]+"/" == stagingPrefix && len(parts) >= 4:
+		return parts[2]
+	case parts[0]+"/" == multipartPrefix && len(parts) == 4:
 		return parts[2]
 	}
 	return ""

@@ -35,7 +35,11 @@ func (e *testEnv) status(id string) File {
 func (e *testEnv) wantNothingStored() {
 	e.t.Helper()
 	if left := e.storedFiles(); len(left) != 0 {
-		e.t.Errorf("the store keeps %d files: %v", len(left), left)
+		names := make([]string, 0, len(left))
+		for name := range left {
+			names = append(names, name)
+		}
+		e.t.Errorf("the store keeps %d files: %v", len(left), names)
 	}
 }
 

@@ -8,14 +8,26 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned for a key that holds nothing.
-var ErrNotFound = errors.New("blob: not found")
+// Errors a Store returns; each backend maps its own onto these.
+var (
+	// ErrNotFound is returned for a key that holds nothing.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrExists is returned by a write that may not replace the object
+	// already under its key (Multiparter.CompleteMultipart).
+	ErrExists = errors.New("blob: an object is already under the key")
+	// ErrPartMismatch is returned by committing a part whose bytes are not
+	// the size and SHA-256 it was declared with (Assembler.CreatePart).
+	ErrPartMismatch = errors.New("blob: the part's bytes do not match its declared size and SHA-256")
+)
 
-// Info describes a stored object.
+// Info describes a stored object. ETag identifies the object's current
+// bytes, where the store has such a tag (Multiparter.DeleteIf); it is empty
+// otherwise.
 type Info struct {
 	Key     string
 	Size    int64
 	ModTime time.Time
+	ETag    string
 }
 
 // Writer receives one object's bytes. Nothing is visible under the key until
@@ -85,6 +97,12 @@ type Upload struct {
 // straight to the store by clients (S3 multipart uploads). The store itself
 // refuses a part whose bytes do not hash to the SHA-256 its URL was signed
 // for, and records that hash, so that listed parts can be checked later.
+//
+// An upload may target the very key its object is to be served from: parts
+// are invisible until CompleteMultipart, which never replaces an object
+// already there, and DeleteIf removes the object so made only while it is
+// still that object, so that a verifier that found it wrong cannot remove
+// anything written after it.
 type Multiparter interface {
 	// CreateMultipart starts a multipart upload that will create key and
 	// returns its id.
@@ -97,12 +115,59 @@ type Multiparter interface {
 	// ErrNotFound when there is no such upload.
 	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
 	// CompleteMultipart makes parts (Number, ETag and SHA256 as listed), in
-	// number order, the object under key, and ends the upload.
-	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) error
+	// number order, the object under key, ends the upload and returns the
+	// object's ETag. If an object is already under key it fails with
+	// ErrExists and leaves the upload as it was; an unknown upload is
+	// ErrNotFound.
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (etag string, err error)
+	// DeleteIf removes the object under key if its ETag is still etag; a
+	// missing object or another ETag removes nothing and is not an error.
+	DeleteIf(ctx context.Context, key, etag string) error
 	// AbortMultipart discards the upload and its parts; an unknown upload is
 	// not an error.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
 	// ListMultipart calls fn for every unfinished upload whose key starts
 	// with prefix.
 	ListMultipart(ctx context.Context, prefix string, fn func(Upload) error) error
+}
+
+// Assembler is implemented by stores that build one object from parts
+// written in place: each part goes straight to its offset in the object
+// being assembled, so that making it the object moves no bytes (the local
+// store keeps one preallocated file per assembly). An assembly is named by
+// an id of its own, a key outside the object namespace; it is created by
+// its first part, survives restarts, and lasts until CommitAssembly or
+// DeleteAssembly. Parts may arrive in any order, several at once.
+//
+// A part is listed only once its bytes are durable and hash to the SHA-256
+// it was declared with; writing a part again unlists it until that write
+// commits. Writers of one part at the same time must send the same bytes:
+// otherwise a listed part may not describe its region, which only the hash
+// of the whole (HashAssembly, before CommitAssembly) shows.
+type Assembler interface {
+	// CreatePart starts writing part p (p.Size bytes hashing to p.SHA256) at
+	// offset off of assembly id, whose object has size bytes in all. Its
+	// Commit fails with ErrPartMismatch, and lists nothing, unless exactly
+	// those bytes were written; after a Commit that returns nil they are
+	// durable and AssemblyParts lists p.
+	CreatePart(ctx context.Context, id string, size, off int64, p Part) (Writer, error)
+	// AssemblyParts returns the parts committed to assembly id, in number
+	// order, or ErrNotFound when there is no such assembly.
+	AssemblyParts(ctx context.Context, id string) ([]Part, error)
+	// HashAssembly seals assembly id: CreatePart fails from then on, and
+	// once the writers of parts under way have ended (it waits for them a
+	// while, then fails) no byte is written to it any more, so that what is
+	// hashed is what CommitAssembly makes the object. It returns the hex
+	// SHA-256 of the assembly's bytes and their number. A store may have
+	// hashed most of them already, as parts were committed.
+	HashAssembly(ctx context.Context, id string) (sha256 string, size int64, err error)
+	// CommitAssembly makes assembly id's bytes, as HashAssembly hashed them,
+	// the object under key, durably (replacing any), and ends the assembly.
+	CommitAssembly(ctx context.Context, id, key string) error
+	// DeleteAssembly discards assembly id; an unknown id is not an error.
+	DeleteAssembly(ctx context.Context, id string) error
+	// ListAssemblies calls fn for every assembly whose id starts with
+	// prefix: Key is its id, Size its object's size, ModTime when it was
+	// last written to.
+	ListAssemblies(ctx context.Context, prefix string, fn func(Info) error) error
 }

@@ -65,11 +65,32 @@ func testMultipart(t *testing.T, s blob.Store) {
 	if _, err := s.Stat(ctx, "mp/obj"); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("Stat before CompleteMultipart err = %v, want ErrNotFound", err)
 	}
-	if err := m.CompleteMultipart(ctx, "mp/obj", id, parts); err != nil {
+	etag, err := m.CompleteMultipart(ctx, "mp/obj", id, parts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, s, "mp/obj", 0); !bytes.Equal(got, data) {
 		t.Fatalf("completed object: %d bytes differing from the %d sent", len(got), len(data))
+	}
+	if info, err := s.Stat(ctx, "mp/obj"); err != nil || etag == "" || info.ETag != etag {
+		t.Fatalf("CompleteMultipart returned ETag %q; Stat = %+v, %v, want the same ETag", etag, info, err)
+	}
+	testNoReplace(t, m, "mp/obj", chunks[2])
+	// DeleteIf removes the object only while it is the one its ETag names.
+	if err := m.DeleteIf(ctx, "mp/obj", `"0123456789abcdef0123456789abcdef-3"`); err != nil {
+		t.Fatalf("DeleteIf with another ETag: %v, want nil", err)
+	}
+	if _, err := s.Stat(ctx, "mp/obj"); err != nil {
+		t.Fatalf("DeleteIf with another ETag removed the object: Stat err = %v", err)
+	}
+	if err := m.DeleteIf(ctx, "mp/obj", etag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "mp/obj"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Stat after DeleteIf with its ETag err = %v, want ErrNotFound", err)
+	}
+	if err := m.DeleteIf(ctx, "mp/obj", etag); err != nil {
+		t.Fatalf("DeleteIf of a missing object: %v, want nil", err)
 	}
 
 	abandoned, err := m.CreateMultipart(ctx, "mp/abandoned")
@@ -90,6 +111,29 @@ func testMultipart(t *testing.T, s blob.Store) {
 	m.ListMultipart(ctx, "mp/", func(u blob.Upload) error { uploads = append(uploads, u); return nil })
 	if len(uploads) != 0 {
 		t.Fatalf("ListMultipart after complete and abort = %+v, want none", uploads)
+	}
+}
+
+// testNoReplace checks that completing an upload onto an existing object
+// fails with ErrExists and leaves the upload to be completed later.
+func testNoReplace(t *testing.T, m blob.Multiparter, key string, part []byte) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := m.CreateMultipart(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.AbortMultipart(ctx, key, id)
+	putPart(t, m, key, id, 1, part, part)
+	parts, err := m.ListParts(ctx, key, id)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("ListParts = %+v, %v", parts, err)
+	}
+	if _, err := m.CompleteMultipart(ctx, key, id, parts); !errors.Is(err, blob.ErrExists) {
+		t.Fatalf("CompleteMultipart onto an existing object err = %v, want ErrExists", err)
+	}
+	if again, err := m.ListParts(ctx, key, id); err != nil || len(again) != 1 {
+		t.Fatalf("ListParts after a refused CompleteMultipart = %+v, %v; want the upload as it was", again, err)
 	}
 }
 

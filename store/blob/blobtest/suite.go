@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"CopyWhenSupported", testCopy},
 		{"PresignedPutWhenSupported", testPresign},
 		{"MultipartWhenSupported", testMultipart},
+		{"AssemblerWhenSupported", testAssembler},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

@@ -3,12 +3,23 @@
 // Layout under the root directory:
 //
 //	root/
-//	├── tmp/            writes in progress (removed on Abort, renamed on Commit)
-//	└── objects/
-//	    └── <key>       one file per key; keys are slash-separated paths
+//	├── tmp/            writes in progress (removed on Abort, renamed on Commit; emptied by Open)
+//	├── objects/
+//	│   └── <key>       one file per key; keys are slash-separated paths
+//	└── assemblies/
+//	    └── <id>/       one object being assembled from parts (blob.Assembler)
+//	        ├── data                      preallocated to the object's size; each part written at its offset
+//	        ├── <nnnnn>-<size>-<sha256>   marker: part n, size bytes hashing to sha256, is durable in data
+//	        │                             (it holds a token of the write that made it; see assemble_hash.go)
+//	        ├── lock-<nnnnn>              empty: every writer of part n holds it locked (flock) shared
+//	        └── sealed                    empty: the assembly is being completed; no more parts
 //
 // A Commit writes to a temp file in tmp/, fsyncs it, renames it into place and
 // fsyncs the destination directory, so a committed object survives a crash.
+// An assembly survives restarts: a part's marker is created, and its
+// directory fsynced, only after data was fsynced with the part's bytes in
+// it, so a marker always speaks for durable bytes. CommitAssembly fsyncs
+// data, renames it to its key and fsyncs that directory, as Commit does.
 package local
 
 import (
@@ -21,29 +32,36 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/perseus-go/perseus/store/blob"
 )
 
 // Store is a blob.Store in a local directory.
 type Store struct {
-	objects string
-	tmp     string
+	objects    string
+	tmp        string
+	assemblies string
+
+	mu   sync.Mutex
+	live map[string]*live // by assembly directory
 }
 
 var (
-	_ blob.Store  = (*Store)(nil)
-	_ blob.Copier = (*Store)(nil)
+	_ blob.Store     = (*Store)(nil)
+	_ blob.Copier    = (*Store)(nil)
+	_ blob.Assembler = (*Store)(nil)
 )
 
 // Open returns the store rooted at dir, creating it if needed. Leftover temp
 // files from an earlier crash are removed.
 func Open(dir string) (*Store, error) {
-	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp")}
+	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp"),
+		assemblies: filepath.Join(dir, "assemblies"), live: map[string]*live{}}
 	if err := os.RemoveAll(s.tmp); err != nil {
 		return nil, fmt.Errorf("local: clean %s: %w", s.tmp, err)
 	}
-	for _, d := range []string{s.objects, s.tmp} {
+	for _, d := range []string{s.objects, s.tmp, s.assemblies} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("local: %w", err)
 		}
@@ -52,7 +70,10 @@ func Open(dir string) (*Store, error) {
 }
 
 // path maps a key to its file, refusing keys that could escape the root.
-func (s *Store) path(key string) (string, error) {
+func (s *Store) path(key string) (string, error) { return under(s.objects, key) }
+
+// under maps a key to its path below dir, refusing keys that could escape it.
+func under(dir, key string) (string, error) {
 	if key == "" || path.Clean(key) != key || strings.HasPrefix(key, "/") || strings.HasPrefix(key, "..") {
 		return "", fmt.Errorf("local: invalid key %q", key)
 	}
@@ -61,7 +82,7 @@ func (s *Store) path(key string) (string, error) {
 			return "", fmt.Errorf("local: invalid key %q", key)
 		}
 	}
-	return filepath.Join(s.objects, filepath.FromSlash(key)), nil
+	return filepath.Join(dir, filepath.FromSlash(key)), nil
 }
 
 type writer struct {
@@ -174,12 +195,17 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("local: delete %s: %w", key, err)
 	}
-	for dir := filepath.Dir(p); dir != s.objects && strings.HasPrefix(dir, s.objects); dir = filepath.Dir(dir) {
+	prune(s.objects, filepath.Dir(p))
+	return nil
+}
+
+// prune removes dir and its parents below root while they are empty.
+func prune(root, dir string) {
+	for ; dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil { // not empty, or already gone
-			break
+			return
 		}
 	}
-	return nil
 }
 
 // List implements blob.Store.

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -80,8 +82,10 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blob.Par
 	return parts, nil
 }
 
-// CompleteMultipart makes the listed parts the object under key.
-func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []blob.Part) error {
+// CompleteMultipart makes the listed parts the object under key, only if
+// no object is there (If-None-Match: *): S3 answers 412 otherwise, and the
+// upload stays as it was.
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []blob.Part) (string, error) {
 	done := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		done[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
@@ -89,15 +93,26 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 			done[i].ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum))
 		}
 	}
-	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-		Bucket: &s.bucket, Key: s.key(key), UploadId: &uploadID,
+	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: s.key(key), UploadId: &uploadID, IfNoneMatch: aws.String("*"),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
 	})
-	if isNoSuchUpload(err) {
-		return fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrNotFound)
+	switch {
+	case isNoSuchUpload(err):
+		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrNotFound)
+	case isPreconditionFailed(err):
+		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrExists)
+	case err != nil:
+		return "", wrap("complete multipart upload", key, err)
 	}
-	if err != nil {
-		return wrap("complete multipart upload", key, err)
+	return aws.ToString(out.ETag), nil
+}
+
+// DeleteIf removes key only while its ETag is etag (If-Match).
+func (s *Store) DeleteIf(ctx context.Context, key, etag string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.key(key), IfMatch: &etag})
+	if err != nil && !isNotFound(err) && !isPreconditionFailed(err) {
+		return wrap("delete", key, err)
 	}
 	return nil
 }
@@ -134,6 +149,16 @@ func (s *Store) ListMultipart(ctx context.Context, prefix string, fn func(blob.U
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
+}
+
+// isPreconditionFailed reports whether err is S3's 412 to a conditional request.
+func isPreconditionFailed(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed
 }
 
 // isNoSuchUpload reports whether err says the multipart upload does not exist.

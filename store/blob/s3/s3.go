@@ -208,7 +208,8 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err != nil {
 		return blob.Info{}, wrap("head", key, err)
 	}
-	return blob.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
+	return blob.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified),
+		ETag: aws.ToString(out.ETag)}, nil
 }
 
 // Delete removes key; a missing key is not an error.
@@ -233,7 +234,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) erro
 			if !ok {
 				continue
 			}
-			if err := fn(blob.Info{Key: k, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}); err != nil {
+			if err := fn(blob.Info{Key: k, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}); err != nil {
 				return err
 			}
 		}

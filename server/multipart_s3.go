@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// directParts keeps uploads as multipart uploads of the store itself, at
+// the record's content key: completing one needs no copy. Its uploadId's
+// nonce is derived from the store's upload id, and an empty marker under
+// multipartKey names the uploadId, so that the plan of each upload (which
+// the store does not keep) can be listed.
+type directParts struct {
+	s *Server
+	m blob.Multiparter
+}
+
+// nonceOf is the uploadId nonce of the store's upload id.
+func nonceOf(storeID string) string {
+	h := sha256.Sum256([]byte(storeID))
+	return hex.EncodeToString(h[:8])
+}
+
+// uploads lists the store's unfinished uploads at rec's content key.
+func (d directParts) uploads(ctx context.Context, rec meta.File) ([]blob.Upload, error) {
+	key := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
+	var out []blob.Upload
+	err := d.m.ListMultipart(ctx, key, func(u blob.Upload) error {
+		if u.Key == key {
+			out = append(out, u)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, error) {
+	ups, err := d.uploads(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	byNonce := map[string]blob.Upload{}
+	for _, u := range ups {
+		byNonce[nonceOf(u.ID)] = u
+	}
+	var out []session
+	dir := multipartDir(rec.Tenant, rec.ID)
+	err = d.s.cfg.Blobs.List(ctx, dir, func(i blob.Info) error {
+		tok, ok := parseToken(strings.TrimPrefix(i.Key, dir))
+		if u, live := byNonce[tok.nonce]; ok && live { // a marker without its upload is left to the sweeper
+			out = append(out, session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (d directParts) session(ctx context.Context, rec meta.File, tok uploadToken) (session, bool, error) {
+	ups, err := d.uploads(ctx, rec)
+	for _, u := range ups {
+		if nonceOf(u.ID) == tok.nonce {
+			return session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated}, true, nil
+		}
+	}
+	return session{}, false, err
+}
+
+func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken) (session, error) {
+	key := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
+	id, err := d.m.CreateMultipart(ctx, key)
+	if err != nil {
+		return session{}, err
+	}
+	tok := uploadToken{size: plan.size, partSize: plan.partSize, nonce: nonceOf(id)}
+	if err := putEmpty(ctx, d.s.cfg.Blobs, multipartKey(rec.Tenant, rec.ID, tok.String())); err != nil {
+		return session{}, errors.Join(err, d.m.AbortMultipart(ctx, key, id))
+	}
+	return session{tok: tok, storeID: id, key: key, started: time.Now()}, nil
+}
+
+// putEmpty stores an empty object under key.
+func putEmpty(ctx context.Context, b blob.Store, key string) error {
+	w, err := b.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	return w.Commit(ctx)
+}
+
+func (d directParts) parts(ctx context.Context, _ meta.File, sess session) ([]blob.Part, error) {
+	return d.m.ListParts(ctx, sess.key, sess.storeID)
+}
+
+func (d directParts) partURL(r *http.Request, _ meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error) {
+	// Presigned lifetimes are whole seconds: round, lest 0.999 s become 0.
+	return d.m.PresignPart(r.Context(), sess.key, sess.storeID, p, time.Until(exp).Round(time.Second))
+}
+
+// complete completes the store's upload, which puts its object at the
+// content key, and verifies that object. If an object is there already
+// (verified content, or another upload's awaiting its verdict), that one is
+// settled first; this upload stays, and is completed only if that one was
+// wrong and is gone.
+func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, *Error) {
+	s := d.s
+	etag, err := d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
+	if errors.Is(err, blob.ErrExists) {
+		f, e, _ := s.recoverContent(ctx, rec)
+		if e != nil && e.Code != ErrHashMismatch.Code || e == nil && f.Status == meta.StatusUploaded {
+			return f, e
+		}
+		// That one was wrong and is gone: this one may go there now.
+		etag, err = d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
+	}
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		return s.uploadGone(ctx, rec)
+	case err != nil:
+		s.cfg.Logger.ErrorContext(ctx, "complete multipart upload", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable.With("could not complete the multipart upload: a storage backend is unavailable; complete again later")
+	}
+	if err := s.cfg.Blobs.Delete(ctx, multipartKey(rec.Tenant, rec.ID, sess.tok.String())); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "remove multipart marker; the sweeper will", "id", rec.ID, "err", err)
+	}
+	return s.verifyContent(ctx, rec, etag)
+}
+
+func (d directParts) abort(ctx context.Context, rec meta.File, sess session) error {
+	return errors.Join(d.m.AbortMultipart(ctx, sess.key, sess.storeID),
+		d.s.cfg.Blobs.Delete(ctx, multipartKey(rec.Tenant, rec.ID, sess.tok.String())))
+}
+
+// removeAll aborts every upload at rec's content key, marked or not, and
+// removes every marker of rec.
+func (d directParts) removeAll(ctx context.Context, rec meta.File) error {
+	ups, err := d.uploads(ctx, rec)
+	errs := []error{err}
+	for _, u := range ups {
+		errs = append(errs, d.m.AbortMultipart(ctx, u.Key, u.ID))
+	}
+	errs = append(errs, d.s.cfg.Blobs.List(ctx, multipartDir(rec.Tenant, rec.ID), func(i blob.Info) error {
+		return d.s.cfg.Blobs.Delete(ctx, i.Key)
+	}))
+	return errors.Join(errs...)
+}
+
+// sweep aborts uploads begun before before, at content keys or (made by
+// earlier versions) at staging keys, and removes markers as old.
+func (d directParts) sweep(ctx context.Context, before time.Time) (int, error) {
+	var stale []blob.Upload
+	for _, prefix := range []string{"files/", stagingPrefix} {
+		err := d.m.ListMultipart(ctx, prefix, func(u blob.Upload) error {
+			if u.Initiated.Before(before) {
+				stale = append(stale, u)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for i, u := range stale {
+		if err := d.m.AbortMultipart(ctx, u.Key, u.ID); err != nil {
+			return i, err
+		}
+	}
+	var markers []string
+	err := d.s.cfg.Blobs.List(ctx, multipartPrefix, func(i blob.Info) error {
+		if i.ModTime.Before(before) {
+			markers = append(markers, i.Key)
+		}
+		return nil
+	})
+	for _, k := range markers {
+		err = errors.Join(err, d.s.cfg.Blobs.Delete(ctx, k))
+	}
+	return len(stale), err
+}
