@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -111,6 +112,10 @@ func (s *Server) verifyStaged(ctx context.Context, i blob.Info) error {
 	if err != nil {
 		return err
 	}
+	if i.Size > s.cfg.MaxFileSize { // a presigned PUT carries no length limit of its own
+		_, serr := s.settle(ctx, rec, meta.StatusFailed, 0, fmt.Sprintf("uploaded %d bytes; this server accepts at most %d", i.Size, s.cfg.MaxFileSize))
+		return errors.Join(serr, s.cfg.Blobs.Delete(ctx, i.Key))
+	}
 	sum, n, err := s.hashObject(ctx, i.Key)
 	if errors.Is(err, blob.ErrNotFound) {
 		return nil // another replica got there first
@@ -126,6 +131,19 @@ func (s *Server) verifyStaged(ctx context.Context, i blob.Info) error {
 	if err := s.copyObject(ctx, i.Key, dst); err != nil {
 		return err
 	}
+	copied, err := s.cfg.Blobs.Stat(ctx, dst)
+	if err != nil {
+		return err
+	}
+	// A presigned PUT URL can be replayed until it expires, so the staged
+	// bytes may have changed between the hash and the copy. What counts is
+	// what was copied, under a key only the server writes: hash that.
+	if got, m, err := s.hashObject(ctx, dst); err != nil || got != rec.SourceHash || m != n {
+		if err == nil {
+			err = fmt.Errorf("staged object %s changed while it was verified; it will be verified again", i.Key)
+		}
+		return errors.Join(err, s.discard(ctx, copied))
+	}
 	_, err = s.settle(ctx, rec, meta.StatusUploaded, n, "")
 	if errors.Is(err, meta.ErrNotFound) {
 		return errors.Join(s.cfg.Blobs.Delete(ctx, dst), s.cfg.Blobs.Delete(ctx, i.Key))
@@ -137,6 +155,15 @@ func (s *Server) verifyStaged(ctx context.Context, i blob.Info) error {
 }
 
 // hashObject returns the hex SHA-256 and size of the object under key.
+// discard removes the object a verifier copied, but nothing written over it
+// since, where the store can tell.
+func (s *Server) discard(ctx context.Context, copied blob.Info) error {
+	if m, ok := s.cfg.Blobs.(blob.Multiparter); ok && copied.ETag != "" {
+		return m.DeleteIf(ctx, copied.Key, copied.ETag)
+	}
+	return s.cfg.Blobs.Delete(ctx, copied.Key)
+}
+
 func (s *Server) hashObject(ctx context.Context, key string) (string, int64, error) {
 	r, err := s.cfg.Blobs.Open(ctx, key, 0)
 	if err != nil {
