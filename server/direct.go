@@ -106,8 +106,10 @@ func (s *Server) verifyStaged(ctx context.Context, i blob.Info) error {
 	}
 	tenant, id := parts[0], parts[1]
 	rec, err := s.cfg.Meta.Get(ctx, tenant, id)
-	if errors.Is(err, meta.ErrNotFound) || err == nil && rec.Status == meta.StatusUploaded {
-		return s.cfg.Blobs.Delete(ctx, i.Key) // deleted, or a second PUT after success
+	if errors.Is(err, meta.ErrNotFound) || err == nil && rec.Status != meta.StatusPending {
+		// Deleted, a second PUT after success, or a file already failed (a
+		// new create issues a new URL): nothing here can settle it.
+		return s.cfg.Blobs.Delete(ctx, i.Key)
 	}
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ var (
 	ErrMethod         = &Error{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint"}
 	ErrFileExists     = &Error{http.StatusConflict, "file_exists", "a file with this content is already uploaded; find it by its sourceHash"}
 	ErrAlreadyDone    = &Error{http.StatusConflict, "already_uploaded", "this file is already uploaded; nothing to do"}
+	ErrFileFailed     = &Error{http.StatusConflict, "file_failed", "this file is marked failed; create it again (same name and sourceHash) for a fresh upload URL"}
 	ErrURLInvalid     = &Error{http.StatusForbidden, "upload_url_invalid", "the upload URL is not valid: its signature does not match; create the file again for a fresh URL"}
 	ErrURLExpired     = &Error{http.StatusForbidden, "upload_url_expired", "the upload URL has expired; create the file again for a fresh URL"}
 	ErrFileGone       = &Error{http.StatusGone, "file_deleted", "the file this upload URL was issued for has been deleted"}
@@ -63,5 +64,6 @@ var (
 	ErrInvalidParts    = &Error{http.StatusBadRequest, "invalid_parts", "parts must list partNumber (from 1 to the upload's partCount) and sha256 (64 hexadecimal characters), each number once"}
 	ErrUploadNotFound  = &Error{http.StatusNotFound, "upload_not_found", "no unfinished multipart upload with this uploadId for this file; start one with POST /api/v0/file/{id}/multipart"}
 	ErrPartsMissing    = &Error{http.StatusBadRequest, "parts_missing", "some parts are not uploaded, or not with the listed sha256; upload them and complete again"}
+	ErrCompleting      = &Error{http.StatusConflict, "upload_completing", "the multipart upload is being completed: its parts can no longer change; wait for the verdict of complete"}
 	ErrPartMismatch    = &Error{http.StatusUnprocessableEntity, "part_checksum_mismatch", "the part's bytes do not hash to the sha256 its URL was issued for; nothing was kept"}
 )

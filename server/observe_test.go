@@ -181,8 +181,9 @@ func TestMetricsCountRequestsBytesUploadsTransitionsAndStoreErrors(t *testing.T)
 	e.meta.down.Store(true)
 	e.call("GET", "/api/v0/file", keyA, nil)
 	e.meta.down.Store(false)
+	third := e.create(keyA, "third.bin", []byte("third"))
 	e.blobs.down.Store(true)
-	e.put(bad.UploadURL, []byte("declared"))
+	e.put(third.UploadURL, []byte("third"))
 	e.blobs.down.Store(false)
 
 	m := e.scrape()
@@ -190,7 +191,7 @@ func TestMetricsCountRequestsBytesUploadsTransitionsAndStoreErrors(t *testing.T)
 		name, labels string
 		want         float64
 	}{
-		{"perseus_http_requests_total", `code="201",route="POST /api/v0/file"`, 2},
+		{"perseus_http_requests_total", `code="201",route="POST /api/v0/file"`, 3},
 		{"perseus_http_requests_total", `code="200",route="PUT /upload/{id}"`, 1},
 		{"perseus_http_requests_total", `code="422",route="PUT /upload/{id}"`, 1},
 		{"perseus_http_requests_total", `code="404",route="GET /api/v0/file/{id}"`, 1},
@@ -199,8 +200,8 @@ func TestMetricsCountRequestsBytesUploadsTransitionsAndStoreErrors(t *testing.T)
 		{"perseus_http_response_body_bytes_total", `route="GET /api/v0/file/{id}/content"`, 5000},
 		{"perseus_upload_duration_seconds_count", `code="200",route="PUT /upload/{id}"`, 1},
 		{"perseus_upload_duration_seconds_count", `code="422",route="PUT /upload/{id}"`, 1},
-		{"perseus_http_request_duration_seconds_count", `route="POST /api/v0/file"`, 2},
-		{"perseus_file_status_transitions_total", `from="none",to="pending"`, 2},
+		{"perseus_http_request_duration_seconds_count", `route="POST /api/v0/file"`, 3},
+		{"perseus_file_status_transitions_total", `from="none",to="pending"`, 3},
 		{"perseus_file_status_transitions_total", `from="pending",to="uploaded"`, 1},
 		{"perseus_file_status_transitions_total", `from="pending",to="failed"`, 1},
 		{"perseus_file_status_transitions_total", `from="uploaded",to="deleted"`, 1},

@@ -42,6 +42,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrAlreadyDone)
 		return
 	}
+	if rec.Status == meta.StatusFailed {
+		writeError(w, ErrFileFailed.With("this file is marked failed (%s); create it again (same name and sourceHash) for a fresh upload URL", rec.Reason))
+		return
+	}
 	if r.ContentLength > s.cfg.MaxFileSize {
 		writeError(w, ErrTooLarge.With("the body is %d bytes; this server accepts at most %d", r.ContentLength, s.cfg.MaxFileSize))
 		return
@@ -98,6 +102,9 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 	case errors.Is(err, meta.ErrNotFound):
 		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), contentKey(rec.Tenant, rec.SourceHash, rec.ID))
 		return rec, ErrFileGone
+	case errors.Is(err, meta.ErrConflict): // failed meanwhile, e.g. swept as abandoned
+		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), contentKey(rec.Tenant, rec.SourceHash, rec.ID))
+		return rec, ErrFileFailed
 	case err != nil:
 		s.cfg.Logger.Error("mark uploaded", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable
@@ -105,30 +112,28 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 	return f, nil
 }
 
-// settle moves rec to status to, from whatever non-final or failed status it
-// is in, and wakes waiters. A record another request already made uploaded is
-// returned as it is.
+// settle moves rec from pending to status to and wakes waiters. Only a
+// pending record settles: one another request already made uploaded (or
+// made to) is returned as it is, and one that became failed meanwhile (a
+// mismatch elsewhere, or the sweeper abandoning it) is ErrConflict, so that
+// nothing is ever acknowledged uploaded for a record about to be deleted.
 func (s *Server) settle(ctx context.Context, rec meta.File, to meta.Status, size int64, reason string) (meta.File, error) {
-	from := rec.Status
-	for range 3 {
-		f, err := s.cfg.Meta.Transition(ctx, rec.ID, meta.Update{From: from, To: to, Size: size, Reason: reason})
-		if err == nil {
-			s.hub.publish(rec.ID)
-			return f, nil
-		}
-		if !errors.Is(err, meta.ErrConflict) {
-			return f, err
-		}
-		cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
-		if err != nil {
-			return cur, err
-		}
-		if cur.Status == meta.StatusUploaded || cur.Status == to {
-			return cur, nil
-		}
-		from = cur.Status
+	f, err := s.cfg.Meta.Transition(ctx, rec.ID, meta.Update{From: meta.StatusPending, To: to, Size: size, Reason: reason})
+	if err == nil {
+		s.hub.publish(rec.ID)
+		return f, nil
 	}
-	return rec, meta.ErrConflict
+	if !errors.Is(err, meta.ErrConflict) {
+		return f, err
+	}
+	cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+	if err != nil {
+		return cur, err
+	}
+	if cur.Status == meta.StatusUploaded || cur.Status == to {
+		return cur, nil
+	}
+	return cur, meta.ErrConflict
 }
 
 // removeContent deletes whatever content and staged uploads f had.
