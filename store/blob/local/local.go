@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/perseus-go/perseus/store/blob"
 )
@@ -53,12 +54,13 @@ var (
 	_ blob.Assembler = (*Store)(nil)
 )
 
-// Open returns the store rooted at dir, creating it if needed. Leftover temp
-// files from an earlier crash are removed.
+// Open returns the store rooted at dir, creating it if needed. Temp files
+// unwritten for an hour (a crashed writer's leftovers) are removed; younger ones
+// may belong to another process sharing the directory and are left alone.
 func Open(dir string) (*Store, error) {
 	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp"),
 		assemblies: filepath.Join(dir, "assemblies"), live: map[string]*live{}}
-	if err := os.RemoveAll(s.tmp); err != nil {
+	if err := removeStale(s.tmp, staleTemp); err != nil {
 		return nil, fmt.Errorf("local: clean %s: %w", s.tmp, err)
 	}
 	for _, d := range []string{s.objects, s.tmp, s.assemblies} {
@@ -67,6 +69,28 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// staleTemp is how long a temp file must go unwritten before Open takes it
+// for a crashed writer's leftover. A live writer (perhaps another replica
+// sharing the directory) writes far more often than that.
+const staleTemp = time.Hour
+
+// removeStale removes the files in dir not modified for age.
+func removeStale(dir string, age time.Duration) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
 }
 
 // path maps a key to its file, refusing keys that could escape the root.
@@ -86,6 +110,7 @@ func under(dir, key string) (string, error) {
 }
 
 type writer struct {
+	s    *Store
 	f    *os.File
 	dst  string
 	done bool
@@ -101,7 +126,7 @@ func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: create %s: %w", key, err)
 	}
-	return &writer{f: f, dst: dst}, nil
+	return &writer{s: s, f: f, dst: dst}, nil
 }
 
 func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
@@ -117,11 +142,15 @@ func (w *writer) Commit(context.Context) error {
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.MkdirAll(filepath.Dir(w.dst), 0o700)
-	}
-	if err == nil {
-		err = os.Rename(name, w.dst)
+	// A Delete tidying up empty directories may remove a parent between
+	// making it and the rename: make it again then.
+	for try := 0; err == nil && try < 3; try++ {
+		if err = w.s.makeDirs(filepath.Dir(w.dst)); err != nil {
+			break
+		}
+		if err = os.Rename(name, w.dst); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(w.dst))
@@ -140,6 +169,31 @@ func (w *writer) Abort() error {
 	w.done = true
 	w.f.Close()
 	return os.Remove(w.f.Name())
+}
+
+// makeDirs makes dir and any missing parents under the objects root, and
+// fsyncs the parent of each directory it made, so that a committed object's
+// path survives a crash, not only its last entry.
+func (s *Store) makeDirs(dir string) error {
+	var missing []string
+	for d := dir; d != s.objects && strings.HasPrefix(d, s.objects); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- { // outermost first
+		if err := syncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -3,7 +3,10 @@ package local_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/blob/blobtest"
@@ -65,4 +68,25 @@ func TestAssemblySurvivesReopen(t *testing.T) {
 		t.Fatalf("AssemblyParts after reopening = %+v, %v; want part 1 as committed", parts, err)
 	}
 	cut.Abort()
+}
+
+func TestOpenRemovesOnlyStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := local.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(dir, "tmp", "put-old"), filepath.Join(dir, "tmp", "put-fresh")
+	os.WriteFile(old, []byte("crashed writer"), 0o600)
+	os.WriteFile(fresh, []byte("another replica writing"), 0o600)
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	if _, err := local.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("a stale temp file survived Open: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temp file was removed: %v", err)
+	}
 }
