@@ -70,7 +70,7 @@ func (s *Server) scanStaged(ctx context.Context) error {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done(); s.releaseVerify(i.Key) }()
+			defer func() { s.releaseVerify(i.Key); <-sem; wg.Done() }()
 			if err := s.verifyStaged(ctx, i); err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Warn("verify direct upload", "key", i.Key, "err", err)
 			}

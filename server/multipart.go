@@ -23,8 +23,12 @@ package server
 //	     → 200 File uploaded | 202 File pending (still verifying) | 422 hash_mismatch (failed)
 //	DELETE /api/v0/file/{id}/multipart/{uploadId}         → 204, parts discarded
 //
-// The uploadId is "<size>-<partSize>-<nonce>": the plan travels with it, so
-// no table holds upload state; the store does. Part n covers bytes
+// The uploadId is "<size>-<partSize>-<salt><mac>": the plan travels with it,
+// so no table holds upload state; the store does. The mac is an HMAC under
+// the server's signing key over tenant, file id, size, partSize and salt
+// (multipart_token.go), so that no client can name an upload the server did
+// not start, and every uploadId taken from a URL is checked against the
+// limits (checkPlan) before its plan is used. Part n covers bytes
 // [(n-1)·partSize, min(n·partSize, size)). Every part URL is bound to the
 // part's exact length and to the SHA-256 the client computed from its file,
 // and the store refuses other bytes, so a part that is stored is a part that
@@ -55,7 +59,7 @@ package server
 //     PUT to this server at URLs signed over tenant, file id, sourceHash,
 //     uploadId, part number, size, part SHA-256 and expiry
 //     (signer.partQuery), and each is written once, straight to its offset
-//     in one preallocated file per upload, hashed on the way; the store
+//     in one sparse file per upload, hashed on the way; the store
 //     lists it (a durable marker) only after the bytes are fsynced and
 //     match. The store hashes the whole while parts arrive; complete seals
 //     the upload, has the store finish the hash, and renames the file to
@@ -71,13 +75,8 @@ package server
 // upload of the file completes, and by SweepMultipart once stale.
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/perseus-go/perseus/store/blob"
@@ -86,44 +85,6 @@ import (
 
 // maxPartURLs caps the parts of one part-URL request.
 const maxPartURLs = 100
-
-// uploadToken is a multipart uploadId as clients see it.
-type uploadToken struct {
-	size, partSize int64
-	nonce          string
-}
-
-func newToken(size, partSize int64) uploadToken {
-	var b [8]byte
-	rand.Read(b[:])
-	return uploadToken{size, partSize, hex.EncodeToString(b[:])}
-}
-
-func (t uploadToken) String() string { return fmt.Sprintf("%d-%d-%s", t.size, t.partSize, t.nonce) }
-
-// parseToken reads an uploadId; ok is false for anything this server did not make.
-func parseToken(s string) (t uploadToken, ok bool) {
-	f := strings.Split(s, "-")
-	if len(f) != 3 || len(f[2]) != 16 {
-		return t, false
-	}
-	var err1, err2 error
-	t.size, err1 = strconv.ParseInt(f[0], 10, 64)
-	t.partSize, err2 = strconv.ParseInt(f[1], 10, 64)
-	if _, err := hex.DecodeString(f[2]); err != nil || err1 != nil || err2 != nil || t.size <= 0 || t.partSize <= 0 {
-		return t, false
-	}
-	t.nonce = f[2]
-	return t, t.String() == s
-}
-
-// count is how many parts the upload has.
-func (t uploadToken) count() int { return int((t.size + t.partSize - 1) / t.partSize) }
-
-// partLen is the length of part n.
-func (t uploadToken) partLen(n int) int64 {
-	return min(t.partSize, t.size-int64(n-1)*t.partSize)
-}
 
 type multipartRequest struct {
 	Size     *int64 `json:"size"`
@@ -216,12 +177,15 @@ func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if sess == nil {
-		started, err := p.start(r.Context(), rec, newToken(*req.Size, *req.PartSize))
+		started, err := p.start(r.Context(), rec, s.newToken(rec, *req.Size, *req.PartSize, ""))
 		if err != nil {
 			s.storeError(w, r, "multipart start", err)
 			return
 		}
 		sess, status = &started, http.StatusCreated
+	}
+	if !s.touch(w, r, rec) {
+		return
 	}
 	s.writeSession(w, r, status, rec, *sess)
 }
@@ -276,9 +240,9 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 
 // sessionFor returns the upload the path names, or answers 404.
 func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, rec meta.File) (session, bool) {
-	tok, ok := parseToken(r.PathValue("upload"))
-	if !ok {
-		writeError(w, ErrUploadNotFound)
+	tok, e := s.tokenFor(rec, r.PathValue("upload"))
+	if e != nil {
+		writeError(w, e)
 		return session{}, false
 	}
 	sess, found, err := s.parter().session(r.Context(), rec, tok)
@@ -311,10 +275,6 @@ func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if e := s.checkPlan(sess.tok.size, sess.tok.partSize); e != nil {
-		writeError(w, e)
-		return
-	}
 	if len(req.Parts) == 0 || len(req.Parts) > maxPartURLs {
 		writeError(w, ErrInvalidParts.With("ask for 1 to %d part URLs at a time, not %d", maxPartURLs, len(req.Parts)))
 		return
@@ -322,6 +282,9 @@ func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
 	refs, e := checkRefs(req.Parts, sess.tok)
 	if e != nil {
 		writeError(w, e)
+		return
+	}
+	if !s.touch(w, r, rec) {
 		return
 	}
 	exp := time.Now().Add(s.cfg.UploadURLTTL)
@@ -368,6 +331,14 @@ func (s *Server) handleMultipartAbort(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Not while the file is being completed: the abort waits for the
+	// verdict, so that it never removes what complete is committing.
+	lock := completeLock(rec)
+	if !s.awaitClaim(r.Context(), lock) {
+		s.storeError(w, r, "multipart abort", errCompleting)
+		return
+	}
+	defer s.releaseVerify(lock)
 	if err := s.parter().abort(r.Context(), rec, sess); err != nil {
 		s.storeError(w, r, "multipart abort", err)
 		return

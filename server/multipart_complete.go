@@ -23,9 +23,8 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tok, okTok := parseToken(c.upload)
 	recv, okRecv := s.parter().(partReceiver)
-	if !okTok || !okRecv { // signed by this server, for a store it no longer has
+	if !okRecv { // signed by this server, for a store it no longer has
 		writeError(w, ErrURLInvalid)
 		return
 	}
@@ -45,6 +44,15 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.ContentLength > c.size:
 		writeError(w, ErrTooLarge.With("part %d is %d bytes; its URL is for exactly %d", c.part, r.ContentLength, c.size))
+		return
+	}
+	tok, e := s.tokenFor(rec, c.upload)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if s.completing(completeLock(rec)) { // the store refuses it too, once sealed
+		writeError(w, ErrCompleting)
 		return
 	}
 	bw, err := recv.createPart(r.Context(), rec, tok, blob.Part{Number: c.part, Size: c.size, SHA256: c.sha256})
@@ -118,12 +126,12 @@ func (s *Server) handleMultipartComplete(w http.ResponseWriter, r *http.Request)
 		writeOutcome(w, rec)
 		return
 	}
-	tok, ok := parseToken(r.PathValue("upload"))
-	if !ok {
-		writeError(w, ErrUploadNotFound)
+	tok, e := s.tokenFor(rec, r.PathValue("upload"))
+	if e != nil {
+		writeError(w, e)
 		return
 	}
-	lock := "complete/" + rec.ID
+	lock := completeLock(rec)
 	if !s.claimVerify(lock) { // this upload is being completed: wait for the verdict
 		f, err := s.awaitFinal(r.Context(), rec, 30*time.Second)
 		if err != nil {

@@ -29,7 +29,7 @@ func (p assembledParts) sessions(ctx context.Context, rec meta.File) ([]session,
 	var out []session
 	dir := partsDir(rec.Tenant, rec.ID)
 	err := p.a.ListAssemblies(ctx, dir, func(i blob.Info) error {
-		if tok, ok := parseToken(strings.TrimPrefix(i.Key, dir)); ok {
+		if tok, ok := p.s.parseToken(rec, strings.TrimPrefix(i.Key, dir)); ok {
 			out = append(out, session{tok: tok, started: i.ModTime})
 		}
 		return nil

@@ -54,7 +54,7 @@ func (p serverParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 	}
 	byID := map[string]session{}
 	for _, sp := range stored {
-		tok, ok := parseToken(sp.upload)
+		tok, ok := p.s.parseToken(rec, sp.upload)
 		if c, seen := byID[sp.upload]; ok && (!seen || sp.info.ModTime.After(c.started)) {
 			byID[sp.upload] = session{tok: tok, started: sp.info.ModTime}
 		}

@@ -23,7 +23,7 @@ type directParts struct {
 	m blob.Multiparter
 }
 
-// nonceOf is the uploadId nonce of the store's upload id.
+// nonceOf is the uploadId salt of the store's upload id.
 func nonceOf(storeID string) string {
 	h := sha256.Sum256([]byte(storeID))
 	return hex.EncodeToString(h[:8])
@@ -54,8 +54,8 @@ func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 	var out []session
 	dir := multipartDir(rec.Tenant, rec.ID)
 	err = d.s.cfg.Blobs.List(ctx, dir, func(i blob.Info) error {
-		tok, ok := parseToken(strings.TrimPrefix(i.Key, dir))
-		if u, live := byNonce[tok.nonce]; ok && live { // a marker without its upload is left to the sweeper
+		tok, ok := d.s.parseToken(rec, strings.TrimPrefix(i.Key, dir))
+		if u, live := byNonce[tok.salt]; ok && live { // a marker without its upload is left to the sweeper
 			out = append(out, session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated})
 		}
 		return nil
@@ -63,10 +63,20 @@ func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 	return out, err
 }
 
+// session finds the store's upload whose id tok's salt was derived from,
+// and only while tok's marker is there: an upload is one this server
+// started (it made the marker) and has not completed or aborted.
 func (d directParts) session(ctx context.Context, rec meta.File, tok uploadToken) (session, bool, error) {
+	_, err := d.s.cfg.Blobs.Stat(ctx, multipartKey(rec.Tenant, rec.ID, tok.String()))
+	if errors.Is(err, blob.ErrNotFound) {
+		return session{}, false, nil
+	}
+	if err != nil {
+		return session{}, false, err
+	}
 	ups, err := d.uploads(ctx, rec)
 	for _, u := range ups {
-		if nonceOf(u.ID) == tok.nonce {
+		if nonceOf(u.ID) == tok.salt {
 			return session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated}, true, nil
 		}
 	}
@@ -79,7 +89,7 @@ func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken)
 	if err != nil {
 		return session{}, err
 	}
-	tok := uploadToken{size: plan.size, partSize: plan.partSize, nonce: nonceOf(id)}
+	tok := d.s.newToken(rec, plan.size, plan.partSize, nonceOf(id))
 	if err := putEmpty(ctx, d.s.cfg.Blobs, multipartKey(rec.Tenant, rec.ID, tok.String())); err != nil {
 		return session{}, errors.Join(err, d.m.AbortMultipart(ctx, key, id))
 	}
@@ -111,10 +121,23 @@ func (d directParts) partURL(r *http.Request, _ meta.File, sess session, p blob.
 // wrong and is gone.
 func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, *Error) {
 	s := d.s
+	// The record as it is now, not as the request found it: a file settled
+	// or deleted meanwhile is not given content, whether or not the store
+	// honours If-None-Match (blobtest checks that it does).
+	cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return rec, ErrFileGone
+	case err != nil:
+		s.cfg.Logger.ErrorContext(ctx, "complete multipart upload", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable
+	case cur.Status == meta.StatusUploaded:
+		return cur, nil
+	}
+	rec = cur
 	etag, err := d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
 	if errors.Is(err, blob.ErrExists) {
-		f, e, _ := s.recoverContent(ctx, rec)
-		if e != nil && e.Code != ErrHashMismatch.Code || e == nil && f.Status == meta.StatusUploaded {
+		if f, e, settled := s.clearLeftover(ctx, rec); settled || e != nil {
 			return f, e
 		}
 		// That one was wrong and is gone: this one may go there now.

@@ -70,7 +70,7 @@ func TestMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := parseToken(upload)
+	tok, _ := e.srv.parseToken(rec, upload)
 	sess, found, err := e.srv.parter().session(context.Background(), rec, tok)
 	if err != nil || !found {
 		t.Fatalf("session %s: %v, %v", upload, found, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
 )
 
 // mp drives the multipart endpoints of one test server as a client would,
@@ -202,7 +203,7 @@ func TestMultipartPartRefusesWhatItsURLWasNotIssuedFor(t *testing.T) {
 		}
 	}
 	// Refused parts are not listed, and leave nothing but the upload's
-	// preallocated assembly (its data file and the parts' lock files),
+	// in-place assembly (its data file and the parts' lock files),
 	// which goes with the upload.
 	if again, _ := m.start(c.Rec.ID, int64(len(content)), 4<<10); len(again.Parts) != 0 {
 		t.Errorf("after refused parts the upload lists %+v, want none", again.Parts)
@@ -328,15 +329,24 @@ func TestDeleteAndSweepRemoveUnfinishedMultipartUploads(t *testing.T) {
 }
 
 func TestUploadTokenRoundTrips(t *testing.T) {
-	tok := newToken(5<<30, 16<<20)
-	got, ok := parseToken(tok.String())
+	srv := newEnv(t).srv
+	rec := meta.File{Tenant: tenantA, ID: "file-1"}
+	tok := srv.newToken(rec, 5<<30, 16<<20, "")
+	got, ok := srv.parseToken(rec, tok.String())
 	if !ok || got != tok || tok.count() != 320 || tok.partLen(320) != 16<<20 {
 		t.Fatalf("parseToken(%q) = %+v, %v", tok, got, ok)
 	}
-	for _, s := range []string{"", "1-2", "1-2-3", "0-1-0123456789abcdef", "1-0-0123456789abcdef", "01-1-0123456789abcdef",
-		"1-1-0123456789abcdeg", "1-1-0123456789abcdef-", "-1-1-0123456789abcdef", fmt.Sprintf("%d-1-0123456789abcdef", uint64(1<<63))} {
-		if _, ok := parseToken(s); ok {
+	mac := tok.salt + tok.mac
+	for _, s := range []string{"", "1-2", "1-2-3", "0-1-" + mac, "1-0-" + mac, "01-1-" + mac,
+		"1-1-0123456789abcdeg", "5368709120-16777216-" + mac + "-", "-5368709120-16777216-" + mac,
+		fmt.Sprintf("%d-1-%s", uint64(1<<63), mac), "5368709121-16777216-" + mac, "5368709120-16777216-" + strings.ToUpper(mac)} {
+		if _, ok := srv.parseToken(rec, s); ok {
 			t.Errorf("parseToken(%q) accepted it", s)
+		}
+	}
+	for _, other := range []meta.File{{Tenant: tenantB, ID: "file-1"}, {Tenant: tenantA, ID: "file-2"}} {
+		if _, ok := srv.parseToken(other, tok.String()); ok {
+			t.Errorf("parseToken accepted %s's uploadId for %+v", rec.ID, other)
 		}
 	}
 }

@@ -92,3 +92,45 @@ func (s *Server) recoverContent(ctx context.Context, rec meta.File) (f meta.File
 	f, e = s.verifyContent(ctx, f, info.ETag)
 	return f, e, true
 }
+
+// clearLeftover deals with an object found at rec's content key while an
+// upload of rec's own is still to be completed: what an earlier complete
+// left when its verifier never finished. Right bytes settle the record
+// (settled true); wrong ones are removed without failing the record, for
+// they are not the bytes of the upload at hand.
+func (s *Server) clearLeftover(ctx context.Context, rec meta.File) (meta.File, *Error, bool) {
+	key := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
+	info, err := s.cfg.Blobs.Stat(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return rec, nil, false
+	}
+	if err == nil {
+		rec, err = s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+	}
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return rec, ErrFileGone, true
+	case err != nil:
+		s.cfg.Logger.ErrorContext(ctx, "look at leftover content", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable, true
+	case rec.Status == meta.StatusUploaded:
+		return rec, nil, true
+	}
+	sum, n, err := s.hashObject(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return rec, nil, false
+	}
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "read back leftover content", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable, true
+	}
+	if sum == rec.SourceHash && n == info.Size {
+		f, e := s.verifyContent(ctx, rec, info.ETag)
+		return f, e, true
+	}
+	if err := s.deleteIf(ctx, key, info.ETag); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "remove leftover content", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable, true
+	}
+	return rec, nil, false
+}

@@ -24,7 +24,7 @@ func TestUploadFinishingAfterTheSweeperGaveUpIsNotAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The sweeper's first step.
-	if _, err := e.meta.Transition(ctx, rec.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: "abandoned"}); err != nil {
+	if _, err := e.meta.Transition(ctx, rec.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: reasonAbandoned}); err != nil {
 		t.Fatal(err)
 	}
 	// An upload that read the record while it was pending now settles.

@@ -112,3 +112,6 @@ func (s signer) checkPart(id, part string, q url.Values, now time.Time) (partCla
 	}
 	return c, nil
 }
+
+// hmacEqualHex compares two hex MACs in constant time.
+func hmacEqualHex(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }

@@ -81,7 +81,8 @@ func (f *faultyMeta) Ping(ctx context.Context) error {
 // faultyBlobs is the real local store, failing writes and pings while down is set.
 type faultyBlobs struct {
 	blob.Store
-	down atomic.Bool
+	down   atomic.Bool
+	hashed func() // when set, called after each HashAssembly
 }
 
 func (f *faultyBlobs) Create(ctx context.Context, key string) (blob.Writer, error) {
@@ -115,7 +116,11 @@ func (f *faultyBlobs) AssemblyParts(ctx context.Context, id string) ([]blob.Part
 }
 
 func (f *faultyBlobs) HashAssembly(ctx context.Context, id string) (string, int64, error) {
-	return f.asm().HashAssembly(ctx, id)
+	sum, n, err := f.asm().HashAssembly(ctx, id)
+	if f.hashed != nil {
+		f.hashed()
+	}
+	return sum, n, err
 }
 
 func (f *faultyBlobs) CommitAssembly(ctx context.Context, id, key string) error {

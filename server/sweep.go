@@ -10,6 +10,10 @@ import (
 	"github.com/perseus-go/perseus/store/meta"
 )
 
+// reasonAbandoned marks a record the sweeper is deleting; settle will not
+// bring such a record back.
+const reasonAbandoned = "abandoned: no upload within the pending TTL"
+
 // SweepReport counts what one Sweep removed.
 type SweepReport struct {
 	AbandonedRecords int // pending records older than PendingTTL
@@ -34,7 +38,7 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 		for _, f := range stale {
 			// Mark it failed first, so that an upload finishing right now
 			// loses the race cleanly instead of settling a deleted record.
-			if _, err := s.cfg.Meta.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: "abandoned: no upload within the pending TTL"}); err != nil {
+			if _, err := s.cfg.Meta.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: reasonAbandoned}); err != nil {
 				continue // it moved on; leave it
 			}
 			if _, err := s.cfg.Meta.Delete(ctx, f.Tenant, f.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {

@@ -112,28 +112,35 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 	return f, nil
 }
 
-// settle moves rec from pending to status to and wakes waiters. Only a
-// pending record settles: one another request already made uploaded (or
-// made to) is returned as it is, and one that became failed meanwhile (a
-// mismatch elsewhere, or the sweeper abandoning it) is ErrConflict, so that
-// nothing is ever acknowledged uploaded for a record about to be deleted.
+// settle moves rec to status to, from pending or from failed, and wakes
+// waiters. A record another request already made uploaded (or made to) is
+// returned as it is. One the sweeper marked abandoned is about to be
+// deleted: it is ErrConflict, so that nothing is ever acknowledged uploaded
+// for a record on its way out.
 func (s *Server) settle(ctx context.Context, rec meta.File, to meta.Status, size int64, reason string) (meta.File, error) {
-	f, err := s.cfg.Meta.Transition(ctx, rec.ID, meta.Update{From: meta.StatusPending, To: to, Size: size, Reason: reason})
-	if err == nil {
-		s.hub.publish(rec.ID)
-		return f, nil
+	from := meta.StatusPending
+	for range 3 {
+		f, err := s.cfg.Meta.Transition(ctx, rec.ID, meta.Update{From: from, To: to, Size: size, Reason: reason})
+		if err == nil {
+			s.hub.publish(rec.ID)
+			return f, nil
+		}
+		if !errors.Is(err, meta.ErrConflict) {
+			return f, err
+		}
+		cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+		if err != nil {
+			return cur, err
+		}
+		switch {
+		case cur.Status == meta.StatusUploaded || cur.Status == to:
+			return cur, nil
+		case cur.Reason == reasonAbandoned:
+			return cur, meta.ErrConflict
+		}
+		from = cur.Status
 	}
-	if !errors.Is(err, meta.ErrConflict) {
-		return f, err
-	}
-	cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
-	if err != nil {
-		return cur, err
-	}
-	if cur.Status == meta.StatusUploaded || cur.Status == to {
-		return cur, nil
-	}
-	return cur, meta.ErrConflict
+	return rec, meta.ErrConflict
 }
 
 // removeContent deletes whatever content and staged uploads f had.

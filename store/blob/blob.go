@@ -134,7 +134,7 @@ type Multiparter interface {
 // Assembler is implemented by stores that build one object from parts
 // written in place: each part goes straight to its offset in the object
 // being assembled, so that making it the object moves no bytes (the local
-// store keeps one preallocated file per assembly). An assembly is named by
+// store keeps one sparse file per assembly). An assembly is named by
 // an id of its own, a key outside the object namespace; it is created by
 // its first part, survives restarts, and lasts until CommitAssembly or
 // DeleteAssembly. Parts may arrive in any order, several at once.

@@ -135,6 +135,35 @@ func testNoReplace(t *testing.T, m blob.Multiparter, key string, part []byte) {
 	if again, err := m.ListParts(ctx, key, id); err != nil || len(again) != 1 {
 		t.Fatalf("ListParts after a refused CompleteMultipart = %+v, %v; want the upload as it was", again, err)
 	}
+	// The object may also appear after the upload began: the condition holds
+	// when completing, not when starting. A store that ignores it fails here.
+	s := m.(blob.Store)
+	later := key + ".later"
+	id2, err := m.CreateMultipart(ctx, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.AbortMultipart(ctx, later, id2)
+	defer s.Delete(ctx, later)
+	putPart(t, m, later, id2, 1, part, part)
+	parts, err = m.ListParts(ctx, later, id2)
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("ListParts = %+v, %v", parts, err)
+	}
+	w, err := s.Create(ctx, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("there first"))
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CompleteMultipart(ctx, later, id2, parts); !errors.Is(err, blob.ErrExists) {
+		t.Fatalf("CompleteMultipart onto an object made after the upload began err = %v, want ErrExists", err)
+	}
+	if got := read(t, s, later, 0); string(got) != "there first" {
+		t.Fatalf("the object there first was replaced: %q", got)
+	}
 }
 
 // putPart PUTs body as part n to a URL presigned for the bytes of signed and

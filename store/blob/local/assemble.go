@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -39,11 +40,19 @@ func parseMarker(name string) (p blob.Part, ok bool) {
 
 func (s *Store) assemblyDir(id string) (string, error) { return under(s.assemblies, id) }
 
-// sealedName is the file whose presence seals an assembly (HashAssembly).
-const sealedName = "sealed"
+// An assembly is sealed (HashAssembly) by making its data file read-only:
+// a mark on the file itself, which stays with it even if the assembly is
+// deleted and made again meanwhile, so that a writer that opened it before
+// sees it, under the lock, however the names changed.
 
 // errSealed refuses parts of an assembly being completed.
 var errSealed = errors.New("the assembly is sealed: it is being completed")
+
+// sealed reports whether f, the data file of an assembly, is sealed.
+func sealed(f *os.File) (bool, error) {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().Perm()&0o200 == 0, err
+}
 
 // CreatePart implements blob.Assembler: the bytes go straight into the
 // assembly's data file at off, hashed on the way, and the part's marker is
@@ -66,8 +75,8 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 		err = lockShared(f)
 	}
 	if err == nil {
-		if _, serr := os.Stat(filepath.Join(dir, sealedName)); serr == nil {
-			err = errSealed
+		if sl, serr := sealed(f); serr != nil || sl {
+			err = cmp.Or(serr, errSealed)
 		}
 	}
 	var lock *os.File
@@ -94,11 +103,15 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, p: p, h: sha256.New()}, nil
 }
 
-// openData opens the data file of the assembly in dir, creating it with
-// size bytes preallocated, and its directories durably, if it is new.
+// openData opens the data file of the assembly in dir, creating it size
+// bytes long (sparse: only the bytes written take space), and its
+// directories durably, if it is new.
 func (s *Store) openData(dir string, size int64) (*os.File, error) {
 	name := filepath.Join(dir, dataName)
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrPermission) { // read-only: sealed
+		return nil, errSealed
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
@@ -115,7 +128,9 @@ func (s *Store) openData(dir string, size int64) (*os.File, error) {
 			return f, nil
 		}
 		if errors.Is(err, fs.ErrExist) { // another part created it just now
-			f, err = os.OpenFile(name, os.O_RDWR, 0)
+			if f, err = os.OpenFile(name, os.O_RDWR, 0); errors.Is(err, fs.ErrPermission) {
+				return nil, errSealed
+			}
 		}
 	}
 	if err != nil {
@@ -125,7 +140,7 @@ func (s *Store) openData(dir string, size int64) (*os.File, error) {
 	if err == nil && fi.Size() > size {
 		err = fmt.Errorf("the assembly holds %d bytes, not %d", fi.Size(), size)
 	}
-	if err == nil && fi.Size() < size { // its creator has not preallocated it yet
+	if err == nil && fi.Size() < size { // its creator has not sized it yet
 		err = preallocate(f, size)
 	}
 	if err != nil {

@@ -29,8 +29,8 @@ import (
 // before it, and a part begun while being read is read again.
 //
 // Other processes may share the directory, and write parts too: they
-// cannot tell this one. So HashAssembly first seals the assembly (the
-// sealed file: CreatePart refuses from then on) and waits, by taking the
+// cannot tell this one. So HashAssembly first seals the assembly (its data
+// file made read-only: CreatePart refuses from then on) and waits, by taking the
 // data file's lock exclusively, until no part is being written anywhere.
 // Then it checks every part of the prefix against the disk: each was
 // hashed right after this process committed it, with a marker holding a
@@ -68,6 +68,7 @@ type live struct {
 	mu      sync.Mutex
 	data    string            // the data file
 	gone    bool              // committed or deleted
+	hashed  os.FileInfo       // the data file HashAssembly hashed, sealed
 	h       hash.Hash         // SHA-256 of [0, off)
 	off     int64             // where the hashed prefix ends
 	ckpts   []checkpoint      // the hash's state at each boundary of the prefix, from 0
@@ -221,11 +222,9 @@ func (s *Store) HashAssembly(_ context.Context, id string) (string, int64, error
 		return "", 0, mapErr(id, err)
 	}
 	defer f.Close()
-	seal, err := os.OpenFile(filepath.Join(dir, sealedName), os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return "", 0, mapErr(id, err) // deleted meanwhile
+	if err := f.Chmod(0o400); err != nil { // sealed: see sealed
+		return "", 0, fmt.Errorf("local: seal assembly %s: %w", id, err)
 	}
-	seal.Close()
 	err = lockExclusive(f, lockWait)
 	fi, serr := f.Stat()
 	if err == nil {
@@ -261,5 +260,8 @@ func (s *Store) HashAssembly(_ context.Context, id string) (string, int64, error
 	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, fi.Size()-off), *buf); err != nil {
 		return "", 0, fmt.Errorf("local: hash assembly %s: %w", id, err)
 	}
+	l.mu.Lock()
+	l.hashed = fi // CommitAssembly commits this very file, or nothing
+	l.mu.Unlock()
 	return hex.EncodeToString(h.Sum(nil)), fi.Size(), nil
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,8 +40,13 @@ func (s *Store) AssemblyParts(_ context.Context, id string) ([]blob.Part, error)
 	return parts, nil
 }
 
-// CommitAssembly implements blob.Assembler: fsync the data, rename it to the
-// key, fsync that directory, then remove what is left of the assembly.
+// CommitAssembly implements blob.Assembler: it commits the very file
+// HashAssembly hashed (and sealed) in this process, never whatever is at the
+// assembly's path by then (deleted and made again meanwhile, here or in
+// another process). It takes the file away from that path under a name of
+// its own, checks that it is the one hashed (putting back a stranger),
+// fsyncs it, renames it to the key, fsyncs that directory, then removes
+// what is left of the assembly.
 func (s *Store) CommitAssembly(_ context.Context, id, key string) error {
 	dir, err := s.assemblyDir(id)
 	if err != nil {
@@ -50,18 +56,35 @@ func (s *Store) CommitAssembly(_ context.Context, id, key string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, dataName), os.O_RDWR, 0)
+	var hashed os.FileInfo
+	s.mu.Lock()
+	if l := s.live[dir]; l != nil {
+		l.mu.Lock()
+		hashed = l.hashed
+		l.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if hashed == nil { // never hashed here, or deleted since
+		return fmt.Errorf("local: commit assembly %s: not hashed by HashAssembly: %w", id, blob.ErrNotFound)
+	}
+	data, mine := filepath.Join(dir, dataName), filepath.Join(dir, "commit-"+rand.Text())
+	if err := os.Rename(data, mine); err != nil {
+		return mapErr(id, err) // deleted meanwhile
+	}
+	f, err := os.Open(mine)
 	if err != nil {
 		return mapErr(id, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, sealedName)); err != nil {
+	fi, err := f.Stat()
+	if err == nil && !os.SameFile(fi, hashed) {
 		f.Close()
-		if _, derr := os.Stat(f.Name()); errors.Is(derr, fs.ErrNotExist) {
-			return mapErr(id, derr) // deleted meanwhile
-		}
-		return fmt.Errorf("local: commit assembly %s: not sealed by HashAssembly: %w", id, err)
+		os.Link(mine, data) // back, unless yet another is there
+		os.Remove(mine)
+		return fmt.Errorf("local: commit assembly %s: not the file that was hashed: %w", id, blob.ErrNotFound)
 	}
-	err = f.Sync()
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -69,7 +92,7 @@ func (s *Store) CommitAssembly(_ context.Context, id, key string) error {
 		err = os.MkdirAll(filepath.Dir(dst), 0o700)
 	}
 	if err == nil {
-		if err = os.Rename(f.Name(), dst); errors.Is(err, fs.ErrNotExist) {
+		if err = os.Rename(mine, dst); errors.Is(err, fs.ErrNotExist) {
 			return mapErr(id, err) // deleted meanwhile
 		}
 	}

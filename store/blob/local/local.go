@@ -8,7 +8,7 @@
 //	│   └── <key>       one file per key; keys are slash-separated paths
 //	└── assemblies/
 //	    └── <id>/       one object being assembled from parts (blob.Assembler)
-//	        ├── data                      preallocated to the object's size; each part written at its offset
+//	        ├── data                      sparse, the object's size; each part written at its offset
 //	        ├── <nnnnn>-<size>-<sha256>   marker: part n, size bytes hashing to sha256, is durable in data
 //	        │                             (it holds a token of the write that made it; see assemble_hash.go)
 //	        ├── lock-<nnnnn>              empty: every writer of part n holds it locked (flock) shared

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"GetIsScopedToTenant", testGetScoped},
 		{"FindMatchesIdsOrHashesOnce", testFind},
 		{"TransitionIsCompareAndSet", testTransition},
+		{"PendingToPendingTouchesUpdatedAt", testTouch},
 		{"DeleteRemovesRecord", testDelete},
 		{"StaleListsOldRecordsByStatus", testStale},
 		{"ListIsNewestFirstWithTiesByID", testListNewestFirst},
@@ -253,6 +254,30 @@ func testTransition(t *testing.T, s meta.Store) {
 	rec, err = s.Transition(ctx, g.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: "hash mismatch"})
 	if err != nil || rec.Reason != "hash mismatch" {
 		t.Fatalf("Transition to failed = %+v, %v", rec, err)
+	}
+}
+
+// testTouch checks that a pending → pending transition (the server's sign
+// of life for a long multipart upload) moves UpdatedAt, so that Stale no
+// longer lists the record as abandoned.
+func testTouch(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	f := mustClaim(t, s, newFile("t1", "a"))
+	time.Sleep(20 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	rec, err := s.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusPending})
+	if err != nil || rec.Status != meta.StatusPending || !rec.UpdatedAt.After(cut) {
+		t.Fatalf("pending → pending = %+v, %v; want UpdatedAt after %v", rec, err, cut)
+	}
+	stale, err := s.Stale(ctx, meta.StatusPending, cut, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range stale {
+		if g.ID == f.ID {
+			t.Fatalf("Stale(before %v) still lists the touched record", cut)
+		}
 	}
 }
 
