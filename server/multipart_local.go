@@ -96,17 +96,7 @@ func (p assembledParts) complete(ctx context.Context, rec meta.File, sess sessio
 		s.cfg.Logger.ErrorContext(ctx, "commit assembly", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable.With("could not store the content durably; complete again later")
 	}
-	f, err := s.settle(ctx, rec, meta.StatusUploaded, n, "")
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		s.cfg.Blobs.Delete(ctx, dst)
-		s.removeMultipart(ctx, rec)
-		return rec, ErrFileGone
-	case err != nil:
-		s.cfg.Logger.ErrorContext(ctx, "mark uploaded", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable
-	}
-	return f, nil
+	return s.settleUploaded(ctx, rec, n)
 }
 
 func (p assembledParts) abort(ctx context.Context, rec meta.File, sess session) error {

@@ -97,19 +97,27 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 		s.cfg.Logger.ErrorContext(ctx, "blob commit", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable.With("could not store the bytes durably; nothing was kept, send them again")
 	}
-	f, err := s.settle(context.WithoutCancel(ctx), rec, meta.StatusUploaded, n, "")
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), contentKey(rec.Tenant, rec.SourceHash, rec.ID))
-		return rec, ErrFileGone
-	case errors.Is(err, meta.ErrConflict): // failed meanwhile, e.g. swept as abandoned
-		s.cfg.Blobs.Delete(context.WithoutCancel(ctx), contentKey(rec.Tenant, rec.SourceHash, rec.ID))
-		return rec, ErrFileFailed
-	case err != nil:
-		s.cfg.Logger.Error("mark uploaded", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable
+	return s.settleUploaded(context.WithoutCancel(ctx), rec, n)
+}
+
+// settleUploaded records rec uploaded once its n verified bytes are durable
+// under its content key. If the record went away meanwhile (deleted) or
+// cannot settle any more (abandoned by the sweeper), the bytes go too.
+func (s *Server) settleUploaded(ctx context.Context, rec meta.File, n int64) (meta.File, *Error) {
+	f, err := s.settle(ctx, rec, meta.StatusUploaded, n, "")
+	if err == nil {
+		return f, nil
 	}
-	return f, nil
+	if errors.Is(err, meta.ErrNotFound) || errors.Is(err, meta.ErrConflict) {
+		s.cfg.Blobs.Delete(ctx, contentKey(rec.Tenant, rec.SourceHash, rec.ID))
+		s.removeMultipart(ctx, rec)
+		if errors.Is(err, meta.ErrNotFound) {
+			return rec, ErrFileGone
+		}
+		return rec, ErrFileFailed
+	}
+	s.cfg.Logger.ErrorContext(ctx, "mark uploaded", "id", rec.ID, "err", err)
+	return rec, ErrUnavailable
 }
 
 // settle moves rec to status to, from pending or from failed, and wakes

@@ -126,38 +126,17 @@ func (s *Store) DeleteAssembly(_ context.Context, id string) error {
 // holding files.
 func (s *Store) ListAssemblies(ctx context.Context, prefix string, fn func(blob.Info) error) error {
 	found := map[string]*blob.Info{}
-	err := filepath.WalkDir(s.assemblies, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, _ := filepath.Rel(s.assemblies, p)
-		key := filepath.ToSlash(rel)
-		if d.IsDir() {
-			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
-				return fs.SkipDir
-			}
-			return nil
-		}
+	err := walkFiles(ctx, s.assemblies, prefix, func(key string, fi fs.FileInfo) error {
 		id := path.Dir(key)
 		if !strings.HasPrefix(id, prefix) || id == "." {
 			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil // removed while walking
 		}
 		a := found[id]
 		if a == nil {
 			a = &blob.Info{Key: id}
 			found[id] = a
 		}
-		if d.Name() == dataName {
+		if fi.Name() == dataName {
 			a.Size = fi.Size()
 		}
 		if fi.ModTime().After(a.ModTime) {

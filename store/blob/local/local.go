@@ -264,7 +264,23 @@ func prune(root, dir string) {
 
 // List implements blob.Store.
 func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) error) error {
-	err := filepath.WalkDir(s.objects, func(p string, d fs.DirEntry, err error) error {
+	err := walkFiles(ctx, s.objects, prefix, func(key string, fi fs.FileInfo) error {
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		return fn(blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("local: list %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// walkFiles calls fn with the slash-separated key (relative to root) and
+// the info of every file under root, skipping directories that cannot hold
+// keys starting with prefix and files removed while walking.
+func walkFiles(ctx context.Context, root, prefix string, fn func(key string, fi fs.FileInfo) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -274,7 +290,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		rel, _ := filepath.Rel(s.objects, p)
+		rel, _ := filepath.Rel(root, p)
 		key := filepath.ToSlash(rel)
 		if d.IsDir() {
 			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
@@ -282,19 +298,12 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blob.Info) erro
 			}
 			return nil
 		}
-		if !strings.HasPrefix(key, prefix) {
-			return nil
-		}
 		fi, err := d.Info()
 		if err != nil {
 			return nil // removed while walking
 		}
-		return fn(blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+		return fn(key, fi)
 	})
-	if err != nil {
-		return fmt.Errorf("local: list %s: %w", prefix, err)
-	}
-	return nil
 }
 
 // Copy implements blob.Copier with a durable copy.
