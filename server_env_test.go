@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus"
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/server"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/blob/local"
@@ -59,22 +59,8 @@ func backends(t *testing.T, fn func(t *testing.T, e *env), tweak ...func(*server
 // (failing in CI), and empties it when the test ends.
 func openS3(t *testing.T) blob.Store {
 	t.Helper()
-	raw := os.Getenv("PERSEUS_TEST_S3_URL")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PERSEUS_TEST_S3_URL not set in CI: run the tests via ./scripts/test, which starts versitygw")
-		}
-		t.Skip("PERSEUS_TEST_S3_URL not set: run ./scripts/test (it starts versitygw) or point it at an S3 bucket")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("prefix", "sdk-test/"+randomHex(6))
-	u.RawQuery = q.Encode()
 	ctx := context.Background()
-	s, err := s3blob.Open(ctx, u.String())
+	s, err := s3blob.Open(ctx, testenv.S3URL(t, "sdk-test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,12 +223,6 @@ func writeRandom(t *testing.T, name string, n int) (string, []byte) {
 		t.Fatal(err)
 	}
 	return p, b
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func sum(b []byte) string {

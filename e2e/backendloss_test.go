@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus"
+	"github.com/perseus-go/perseus/internal/testenv"
 )
 
 // TestBackendLossAnswers503AndRecoversWithoutRestart cuts PostgreSQL and then
@@ -20,11 +21,11 @@ import (
 // and nothing is reported uploaded; once it is back, the same process serves
 // again and nothing uploaded before was lost.
 func TestBackendLossAnswers503AndRecoversWithoutRestart(t *testing.T) {
-	pgURL, err := url.Parse(freshSchema(t, env(t, "PERSEUS_TEST_POSTGRES_URL", needServices)))
+	pgURL, err := url.Parse(freshSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3URL, err := url.Parse(env(t, "PERSEUS_TEST_S3_URL", needServices))
+	s3URL, err := url.Parse(testenv.S3URL(t, "loss"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,6 @@ func TestBackendLossAnswers503AndRecoversWithoutRestart(t *testing.T) {
 	pgURL.Host = pgProxy.Addr
 	q := s3URL.Query()
 	q.Set("endpoint", "http://"+s3Proxy.Addr)
-	q.Set("prefix", "loss-"+time.Now().Format("150405.000000"))
 	s3URL.RawQuery = q.Encode()
 
 	srv := startServer(t, t.TempDir(), "--db", pgURL.String(), "--blobs", s3URL.String(), "--api-key", "k", "--verify-interval", "100ms")

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/perseus-go/perseus"
+	"github.com/perseus-go/perseus/internal/testenv"
 )
 
 var binary string
@@ -206,22 +208,10 @@ func writeRandom(t *testing.T, dir, name string, n int) (string, string) {
 	return p, hex.EncodeToString(h[:])
 }
 
-// env returns the variable or, without it, skips the test (fails it in CI).
-func env(t *testing.T, name, what string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not set in CI: %s", name, what)
-		}
-		t.Skipf("%s not set: %s", name, what)
-	}
-	return v
-}
-
 // freshSchema makes an empty schema in the test database and returns a URL that uses it.
-func freshSchema(t *testing.T, base string) string {
+func freshSchema(t *testing.T) string {
 	t.Helper()
+	base := testenv.PostgresURL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
@@ -246,11 +236,4 @@ func freshSchema(t *testing.T, base string) string {
 		sep = "&"
 	}
 	return base + sep + "search_path=" + schema
-}
-
-// randomSuffix returns a short random string for unique prefixes.
-func randomSuffix() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -28,7 +28,7 @@ func keysCLI(t *testing.T, args ...string) (string, string) {
 // through two replicas sharing PostgreSQL, then revokes a key and checks
 // that both replicas refuse it at once.
 func TestKeysIsolateTenantsAndRevokeAtOnceOnEveryReplica(t *testing.T) {
-	pg := freshSchema(t, env(t, "PERSEUS_TEST_POSTGRES_URL", needServices))
+	pg := freshSchema(t)
 	a := startServer(t, t.TempDir(), "--db", pg)
 	b := startServer(t, t.TempDir(), "--db", pg)
 	acmeKey, _ := keysCLI(t, "create", "--tenant", "acme", "--db", pg)

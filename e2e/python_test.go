@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/perseus-go/perseus/internal/testenv"
 )
 
 // TestPythonClientFlowAgainstBothBackends runs testdata/python_client.py (the
@@ -14,10 +16,7 @@ import (
 func TestPythonClientFlowAgainstBothBackends(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 not found in CI")
-		}
-		t.Skip("python3 not found: the Python client flow needs it")
+		testenv.Unavailable(t, "python3 not found: the Python client flow needs it")
 	}
 	run := func(t *testing.T, srv *serverProc, key string) {
 		path, _ := writeRandom(t, t.TempDir(), "doc.bin", 300<<10)
@@ -36,8 +35,8 @@ func TestPythonClientFlowAgainstBothBackends(t *testing.T) {
 		run(t, srv, srv.Key)
 	})
 	t.Run("postgres+s3", func(t *testing.T) {
-		pg := freshSchema(t, env(t, "PERSEUS_TEST_POSTGRES_URL", needServices))
-		s3 := env(t, "PERSEUS_TEST_S3_URL", needServices) + "&prefix=py-" + randomSuffix()
+		pg := freshSchema(t)
+		s3 := testenv.S3URL(t, "py")
 		srv := startServer(t, t.TempDir(), "--db", pg, "--blobs", s3, "--api-key", "py-key")
 		run(t, srv, "py-key")
 	})

@@ -9,18 +9,17 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus"
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/store/blob"
 	s3blob "github.com/perseus-go/perseus/store/blob/s3"
 )
-
-const needServices = "run ./scripts/test (it starts PostgreSQL and versitygw) or set it yourself"
 
 // TestReplicasSharePostgresAndS3 runs two `perseus serve` processes over one
 // PostgreSQL and one S3 bucket: a file created through one is uploaded
 // straight to S3, then waited for, found and deleted through the other.
 func TestReplicasSharePostgresAndS3(t *testing.T) {
-	pg := freshSchema(t, env(t, "PERSEUS_TEST_POSTGRES_URL", needServices))
-	s3url := env(t, "PERSEUS_TEST_S3_URL", needServices) + "&prefix=e2e-" + time.Now().Format("150405.000000")
+	pg := freshSchema(t)
+	s3url := testenv.S3URL(t, "e2e")
 	flags := []string{"--db", pg, "--blobs", s3url, "--api-key", "replica-key"}
 	a := startServer(t, t.TempDir(), flags...)
 	b := startServer(t, t.TempDir(), flags...)
@@ -110,7 +109,7 @@ func TestReplicasSharePostgresAndS3(t *testing.T) {
 // TestPostgresWithLocalDirectory runs the mixed combination: metadata in
 // PostgreSQL, content in a local directory.
 func TestPostgresWithLocalDirectory(t *testing.T) {
-	pg := freshSchema(t, env(t, "PERSEUS_TEST_POSTGRES_URL", needServices))
+	pg := freshSchema(t)
 	srv := startServer(t, t.TempDir(), "--db", pg, "--api-key", "k")
 	c, _ := sdk(t, srv.URL, "k")
 	path, _ := writeRandom(t, t.TempDir(), "doc.bin", 1<<20)

@@ -3,18 +3,16 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/store/blob"
 	s3blob "github.com/perseus-go/perseus/store/blob/s3"
 	"github.com/perseus-go/perseus/store/meta/sqlite"
@@ -29,22 +27,9 @@ type s3Env struct {
 
 func newS3Env(t *testing.T) *s3Env {
 	t.Helper()
-	raw := os.Getenv("PERSEUS_TEST_S3_URL")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PERSEUS_TEST_S3_URL not set in CI: run the tests via ./scripts/test, which starts versitygw")
-		}
-		t.Skip("PERSEUS_TEST_S3_URL not set: run ./scripts/test (it starts versitygw) or point it at an S3 bucket")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("prefix", "server-test/"+hex.EncodeToString(randomBytes(6)))
-	u.RawQuery = q.Encode()
+	s3url := testenv.S3URL(t, "server-test")
 	ctx := context.Background()
-	store, err := s3blob.Open(ctx, u.String())
+	store, err := s3blob.Open(ctx, s3url)
 	if err != nil {
 		t.Fatal(err)
 	}

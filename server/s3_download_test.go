@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/perseus-go/perseus"
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/store/blob"
 	s3blob "github.com/perseus-go/perseus/store/blob/s3"
 	"github.com/perseus-go/perseus/store/meta/sqlite"
@@ -27,24 +25,8 @@ import (
 // in the background. Without the variable the test is skipped (failed in CI).
 func newS3DownloadEnv(t *testing.T) *testEnv {
 	t.Helper()
-	raw := os.Getenv("PERSEUS_TEST_S3_URL")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PERSEUS_TEST_S3_URL not set in CI: run the tests via ./scripts/test, which starts versitygw")
-		}
-		t.Skip("PERSEUS_TEST_S3_URL not set: run ./scripts/test (it starts versitygw) or point it at an S3 bucket")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("PERSEUS_TEST_S3_URL: %v", err)
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	q := u.Query()
-	q.Set("prefix", strings.Trim(q.Get("prefix")+"/perseus-test/download-"+hex.EncodeToString(rnd[:]), "/"))
-	u.RawQuery = q.Encode()
 	ctx := context.Background()
-	bs, err := s3blob.Open(ctx, u.String())
+	bs, err := s3blob.Open(ctx, testenv.S3URL(t, "perseus-test/download"))
 	if err != nil {
 		t.Fatal(err)
 	}

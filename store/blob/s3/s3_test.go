@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/blob/blobtest"
 )
@@ -25,14 +25,7 @@ import (
 // (failing it in CI, where a skip would hide that nothing was tested).
 func testURL(t *testing.T) string {
 	t.Helper()
-	raw := os.Getenv("PERSEUS_TEST_S3_URL")
-	if raw == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PERSEUS_TEST_S3_URL not set in CI: run the tests via ./scripts/test, which starts versitygw")
-		}
-		t.Skip("PERSEUS_TEST_S3_URL not set: run ./scripts/test (it starts versitygw) or point it at an S3 bucket")
-	}
-	return raw
+	return testenv.Require(t, "PERSEUS_TEST_S3_URL")
 }
 
 // openTest opens the bucket named by PERSEUS_TEST_S3_URL under a prefix no

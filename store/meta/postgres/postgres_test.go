@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/perseus-go/perseus/internal/testenv"
 	"github.com/perseus-go/perseus/store/meta"
 	"github.com/perseus-go/perseus/store/meta/metatest"
 	"github.com/perseus-go/perseus/store/meta/postgres"
@@ -21,13 +21,7 @@ import (
 // skips the test (fails it in CI) when there is none.
 func database(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	base := os.Getenv("PERSEUS_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PERSEUS_TEST_POSTGRES_URL not set: CI must start PostgreSQL (source scripts/lib/postgres.sh; start_postgres)")
-		}
-		t.Skip("PERSEUS_TEST_POSTGRES_URL not set: run ./scripts/test (it starts PostgreSQL) or point it at a database")
-	}
+	base := testenv.PostgresURL(t)
 	admin, err := pgxpool.New(context.Background(), base)
 	if err != nil {
 		t.Fatalf("connect to PERSEUS_TEST_POSTGRES_URL: %v", err)
