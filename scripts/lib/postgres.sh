@@ -34,11 +34,11 @@ _perseus_pg_port_free() {
 # the server refuse root) from the cluster directory, which it can enter.
 _perseus_pg_as_postgres() {
 	if [[ $(id -u) -ne 0 ]]; then
-		(cd "$PERSEUS_PG_DIR" && "$@")
+		(cd "$_PERSEUS_PG_DIR" && "$@")
 	elif command -v runuser >/dev/null; then
-		(cd "$PERSEUS_PG_DIR" && runuser -u postgres -- "$@")
+		(cd "$_PERSEUS_PG_DIR" && runuser -u postgres -- "$@")
 	else
-		(cd "$PERSEUS_PG_DIR" && su postgres -s /bin/sh -c 'exec "$0" "$@"' -- "$@")
+		(cd "$_PERSEUS_PG_DIR" && su postgres -s /bin/sh -c 'exec "$0" "$@"' -- "$@")
 	fi
 }
 
@@ -69,15 +69,15 @@ start_postgres() {
 	fi
 
 	# In /tmp, not $TMPDIR: the postgres user must reach it, and the socket path must stay short.
-	PERSEUS_PG_DIR=$(mktemp -d /tmp/perseus-pg.XXXXXX) || return 1
-	export PERSEUS_PG_DIR PERSEUS_PG_BIN_DIR=$bin
+	_PERSEUS_PG_DIR=$(mktemp -d /tmp/perseus-pg.XXXXXX) || return 1
+	_PERSEUS_PG_BIN_DIR=$bin # not exported: only this shell stops what it started
 	if [[ $(id -u) -eq 0 ]]; then
-		chown postgres: "$PERSEUS_PG_DIR" || _perseus_pg_fail "cannot chown $PERSEUS_PG_DIR" || return 1
+		chown postgres: "$_PERSEUS_PG_DIR" || _perseus_pg_fail "cannot chown $_PERSEUS_PG_DIR" || return 1
 	fi
 
-	if ! _perseus_pg_as_postgres "$bin/initdb" -D "$PERSEUS_PG_DIR/data" -U postgres -A trust \
-		-E UTF8 --locale=C --no-sync >"$PERSEUS_PG_DIR/initdb.log" 2>&1; then
-		_perseus_pg_fail "initdb failed" "$PERSEUS_PG_DIR/initdb.log"
+	if ! _perseus_pg_as_postgres "$bin/initdb" -D "$_PERSEUS_PG_DIR/data" -U postgres -A trust \
+		-E UTF8 --locale=C --no-sync >"$_PERSEUS_PG_DIR/initdb.log" 2>&1; then
+		_perseus_pg_fail "initdb failed" "$_PERSEUS_PG_DIR/initdb.log"
 		return 1
 	fi
 
@@ -90,21 +90,21 @@ start_postgres() {
 		fi
 	done
 	# fsync off: the data is thrown away anyway, and tests run faster.
-	if ! _perseus_pg_as_postgres "$bin/pg_ctl" -D "$PERSEUS_PG_DIR/data" -l "$PERSEUS_PG_DIR/server.log" \
-		-w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $PERSEUS_PG_DIR -c fsync=off -c max_connections=200" \
+	if ! _perseus_pg_as_postgres "$bin/pg_ctl" -D "$_PERSEUS_PG_DIR/data" -l "$_PERSEUS_PG_DIR/server.log" \
+		-w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $_PERSEUS_PG_DIR -c fsync=off -c max_connections=200" \
 		start >/dev/null 2>&1; then
-		_perseus_pg_fail "the server did not start on 127.0.0.1:$port" "$PERSEUS_PG_DIR/server.log"
+		_perseus_pg_fail "the server did not start on 127.0.0.1:$port" "$_PERSEUS_PG_DIR/server.log"
 		return 1
 	fi
-	if ! "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres perseus_test >>"$PERSEUS_PG_DIR/server.log" 2>&1; then
-		_perseus_pg_fail "createdb perseus_test failed" "$PERSEUS_PG_DIR/server.log"
+	if ! "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres perseus_test >>"$_PERSEUS_PG_DIR/server.log" 2>&1; then
+		_perseus_pg_fail "createdb perseus_test failed" "$_PERSEUS_PG_DIR/server.log"
 		return 1
 	fi
 	export PERSEUS_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/perseus_test?sslmode=disable"
 }
 
 stop_postgres() {
-	local dir=${PERSEUS_PG_DIR:-} bin=${PERSEUS_PG_BIN_DIR:-} rc=0
+	local dir=${_PERSEUS_PG_DIR:-} bin=${_PERSEUS_PG_BIN_DIR:-} rc=0
 	if [[ -z $dir ]]; then
 		return 0 # nothing of ours is running
 	fi
@@ -117,6 +117,6 @@ stop_postgres() {
 		fi
 	fi
 	rm -rf "$dir"
-	unset PERSEUS_PG_DIR PERSEUS_PG_BIN_DIR PERSEUS_TEST_POSTGRES_URL
+	unset _PERSEUS_PG_DIR _PERSEUS_PG_BIN_DIR PERSEUS_TEST_POSTGRES_URL
 	return "$rc"
 }
