@@ -17,6 +17,7 @@ type Limits struct {
 	UploadURLTTLSeconds int64  `json:"uploadUrlTtlSeconds"` // how long an upload or part URL stays valid
 	Multipart           bool   `json:"multipart"`           // whether files may be sent in parts
 	PartChecksum        string `json:"partChecksum"`        // the checksum parts are held to: "sha256"
+	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256
 }
 
 type limitsCache struct {

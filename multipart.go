@@ -12,6 +12,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/perseus-go/perseus/internal/sha256chain"
 )
 
 // DefaultPartSize is the part size UploadFile aims for: larger files go in
@@ -42,12 +44,15 @@ func WithParallelParts(n int) UploadOption {
 }
 
 // digest is what hashing a file yields: its SHA-256 and size and, for a
-// file to send in parts, the SHA-256 of each part.
+// file to send in parts, what names each part to the server: its own
+// SHA-256 or, when chained, the whole's chaining value after it (the
+// whole's SHA-256 for the last part) with the value before it in from.
 type digest struct {
 	hash     string
 	size     int64
 	partSize int64    // 0: the file goes in one PUT
-	parts    []string // hex SHA-256 of each part
+	parts    []string // per part: hex SHA-256, or the chaining value after it
+	from     []string // per part, when chained: the chaining value before it
 }
 
 // digest plans how the file at path is sent, within the server's limits,
@@ -69,6 +74,9 @@ func (s *FileService) digest(ctx context.Context, path string, cfg uploadConfig)
 		if partSize, err = planParts(fi.Size(), cfg.partSize, l); err != nil {
 			return digest{}, fmt.Errorf("perseus: %s: %w", path, err)
 		}
+		if partSize > 0 && l.ChainedParts && partSize%sha256chain.BlockSize == 0 {
+			return hashChained(ctx, path, partSize)
+		}
 	}
 	return hashParts(ctx, path, partSize)
 }
@@ -82,6 +90,9 @@ func planParts(size, want int64, l Limits) (int64, error) {
 	ps := max(want, l.MinPartSize)
 	if l.MaxParts > 0 {
 		ps = max(ps, (size+int64(l.MaxParts)-1)/int64(l.MaxParts))
+	}
+	if l.ChainedParts { // parts that start and end on SHA-256 blocks can be chained
+		ps = (ps + sha256chain.BlockSize - 1) / sha256chain.BlockSize * sha256chain.BlockSize
 	}
 	if l.MaxPartSize > 0 && ps > l.MaxPartSize {
 		if (size+l.MaxPartSize-1)/l.MaxPartSize > int64(l.MaxParts) {
@@ -158,6 +169,58 @@ func hashParts(ctx context.Context, path string, partSize int64) (digest, error)
 	return d, nil
 }
 
+// hashChained reads the file once, hashing it whole and keeping the hash's
+// chaining value at every part boundary: the parts are chained, so the
+// server checks each as a piece of the whole and needs no pass of its own
+// over the file, nor this client a second hash per part.
+func hashChained(ctx context.Context, path string, partSize int64) (digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return digest{}, err
+	}
+	defer f.Close()
+	d := digest{partSize: partSize}
+	h := sha256.New()
+	buf := make([]byte, 512<<10)
+	for in := int64(0); ; {
+		if err := ctx.Err(); err != nil {
+			return digest{}, err
+		}
+		n, rerr := io.ReadFull(f, buf[:min(int64(len(buf)), partSize-in)])
+		if in == 0 && n > 0 { // a part begins
+			v, err := sha256chain.Value(h)
+			if err != nil {
+				return digest{}, fmt.Errorf("perseus: hash %s: %w", path, err)
+			}
+			d.from = append(d.from, v)
+		}
+		h.Write(buf[:n])
+		d.size, in = d.size+int64(n), in+int64(n)
+		if in == partSize { // it ends
+			v, err := sha256chain.Value(h)
+			if err != nil {
+				return digest{}, fmt.Errorf("perseus: hash %s: %w", path, err)
+			}
+			d.parts, in = append(d.parts, v), 0
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			if in > 0 {
+				d.parts = append(d.parts, "") // the last part's: the whole's hash, below
+			}
+			break
+		}
+		if rerr != nil {
+			return digest{}, fmt.Errorf("perseus: hash %s: %w", path, rerr)
+		}
+	}
+	d.hash = hex.EncodeToString(h.Sum(nil))
+	if len(d.parts) == 0 || int64(len(d.parts)) != (d.size+partSize-1)/partSize || len(d.from) != len(d.parts) {
+		return digest{}, fmt.Errorf("perseus: hash %s: it changed size while being read", path)
+	}
+	d.parts[len(d.parts)-1] = d.hash
+	return d, nil
+}
+
 // multipartUpload is the server's answer on a multipart upload.
 type multipartUpload struct {
 	UploadID  string       `json:"uploadId"`
@@ -171,19 +234,30 @@ type storedPart struct {
 	PartNumber int    `json:"partNumber"`
 	Size       int64  `json:"size"`
 	SHA256     string `json:"sha256"`
+	From       string `json:"from"`
 }
 
 type partRef struct {
 	PartNumber int    `json:"partNumber"`
 	SHA256     string `json:"sha256"`
+	From       string `json:"from,omitempty"`
 }
 
 func (d digest) refs(nums []int) []partRef {
 	out := make([]partRef, len(nums))
 	for i, n := range nums {
-		out[i] = partRef{n, d.parts[n-1]}
+		out[i] = d.ref(n)
 	}
 	return out
+}
+
+// ref names part n as the server is to check it.
+func (d digest) ref(n int) partRef {
+	r := partRef{PartNumber: n, SHA256: d.parts[n-1]}
+	if d.from != nil {
+		r.From = d.from[n-1]
+	}
+	return r
 }
 
 // partLen is the length of part n.
@@ -212,7 +286,7 @@ func (s *FileService) uploadParts(ctx context.Context, path string, rec *File, d
 		held, heldBytes := map[int]bool{}, int64(0)
 		for _, p := range up.Parts {
 			if p.PartNumber >= 1 && p.PartNumber <= len(d.parts) && !held[p.PartNumber] &&
-				p.SHA256 == d.parts[p.PartNumber-1] && p.Size == d.partLen(p.PartNumber) {
+				d.ref(p.PartNumber) == (partRef{p.PartNumber, p.SHA256, p.From}) && p.Size == d.partLen(p.PartNumber) {
 				held[p.PartNumber] = true
 				heldBytes += p.Size
 			}
@@ -303,7 +377,12 @@ func (s *FileService) sendPart(ctx context.Context, f *os.File, urls *partURLs, 
 		}
 		err = s.putPart(ctx, f, u, n, d, tr)
 		var ae *APIError
-		if errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden && refreshed < 2 {
+		isAPI := errors.As(err, &ae)
+		// A store may refuse an expired URL with 403, or (S3 servers that
+		// answer before reading the body) by dropping the connection while
+		// the part is still being sent: either way, a fresh URL.
+		expired := err != nil && !isAPI && ctx.Err() == nil && !u.ExpiresAt.IsZero() && time.Now().After(u.ExpiresAt)
+		if refreshed < 2 && ((isAPI && ae.StatusCode == http.StatusForbidden) || expired) {
 			urls.drop(n)
 			continue
 		}

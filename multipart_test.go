@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,12 @@ func TestUploadFile_sendsLargeFileInVerifiedParts(t *testing.T) {
 		}
 		if !bytes.Equal(e.stored(f), content) {
 			t.Error("the stored content differs from the file")
+		}
+		// Through the embedded server the parts are chained: the client
+		// hashed the file once, the server checks each part as a piece of
+		// the whole. S3 checks parts on their own.
+		if want := map[bool]int64{true: 4, false: 0}[strings.HasSuffix(t.Name(), "/embedded")]; pc.chained.Load() != want {
+			t.Errorf("%d of the part PUTs were chained, want %d", pc.chained.Load(), want)
 		}
 	})
 }

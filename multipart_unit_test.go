@@ -3,6 +3,7 @@ package perseus
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/perseus-go/perseus/internal/sha256chain"
 )
 
 func TestUploadFile_serverWithoutLimitsEndpointGetsOnePut(t *testing.T) {
@@ -186,6 +189,36 @@ func TestHashParts_hashesWholeAndEachPartInOnePass(t *testing.T) {
 	for i, h := range d.parts {
 		if want := sha256Hex(content[i*partSize : min((i+1)*partSize, len(content))]); h != want {
 			t.Errorf("part %d hashes to %s, want %s", i+1, h, want)
+		}
+	}
+}
+
+func TestHashChained_keepsTheWholesChainingValueAtEachPartBoundary(t *testing.T) {
+	const partSize = 5 * 64 << 10 // a multiple of 64, not of the read buffer
+	for _, size := range []int{3 * partSize, 3*partSize + 1, partSize + 63} {
+		content := make([]byte, size)
+		rand.Read(content)
+		d, err := hashChained(t.Context(), writeTemp(t, "f.bin", content), partSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := (size + partSize - 1) / partSize
+		if d.hash != sha256Hex(content) || d.size != int64(size) || len(d.parts) != count || len(d.from) != count {
+			t.Fatalf("size %d: hashChained = %s, %d bytes, %d parts, %d froms", size, d.hash, d.size, len(d.parts), len(d.from))
+		}
+		h := sha256.New()
+		for i := range count {
+			if v, _ := sha256chain.Value(h); d.from[i] != v {
+				t.Errorf("size %d: part %d from %s, want %s", size, i+1, d.from[i], v)
+			}
+			h.Write(content[i*partSize : min((i+1)*partSize, size)])
+			want := d.hash
+			if i < count-1 {
+				want, _ = sha256chain.Value(h)
+			}
+			if d.parts[i] != want {
+				t.Errorf("size %d: part %d ends at %s, want %s", size, i+1, d.parts[i], want)
+			}
 		}
 	}
 }

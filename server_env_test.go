@@ -189,9 +189,10 @@ func (e *env) stored(f *perseus.File) []byte {
 // parts counts the part PUTs a client sends, wherever they go (this
 // server, or S3 for presigned part URLs), and the bytes they carry.
 type parts struct {
-	rt    http.RoundTripper
-	n     atomic.Int64
-	bytes atomic.Int64
+	rt      http.RoundTripper
+	n       atomic.Int64
+	bytes   atomic.Int64
+	chained atomic.Int64 // part PUTs to URLs of chained parts (a from)
 }
 
 func isPart(r *http.Request) bool {
@@ -202,6 +203,9 @@ func (p *parts) RoundTrip(r *http.Request) (*http.Response, error) {
 	if isPart(r) {
 		p.n.Add(1)
 		p.bytes.Add(r.ContentLength)
+		if r.URL.Query().Has("from") {
+			p.chained.Add(1)
+		}
 	}
 	return p.base().RoundTrip(r)
 }

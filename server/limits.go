@@ -16,6 +16,7 @@ type Limits struct {
 	UploadURLTTLSeconds int64  `json:"uploadUrlTtlSeconds"` // how long an upload or part URL stays valid
 	Multipart           bool   `json:"multipart"`           // whether the multipart endpoints are served
 	PartChecksum        string `json:"partChecksum"`        // the checksum each part is held to: "sha256"
+	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
 }
 
 // partDefaults fills and checks the multipart bounds of a Config.
@@ -44,8 +45,16 @@ func (s *Server) limits() Limits {
 	return Limits{
 		MaxFileSize: s.cfg.MaxFileSize, MinPartSize: s.cfg.MinPartSize, MaxPartSize: s.cfg.MaxPartSize,
 		MaxParts: s.cfg.MaxParts, UploadURLTTLSeconds: int64(s.cfg.UploadURLTTL.Seconds()),
-		Multipart: true, PartChecksum: "sha256",
+		Multipart: true, PartChecksum: "sha256", ChainedParts: s.chainedParts(),
 	}
+}
+
+// chainedParts reports whether parts may be chained (partRef.From): only
+// through this server into an assembly, where the store checks them as
+// pieces of the whole's hash.
+func (s *Server) chainedParts() bool {
+	_, ok := s.parter().(assembledParts)
+	return ok
 }
 
 func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {

@@ -79,6 +79,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/sha256chain"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -104,6 +105,7 @@ type partInfo struct {
 	PartNumber int    `json:"partNumber"`
 	Size       int64  `json:"size"`
 	SHA256     string `json:"sha256,omitempty"`
+	From       string `json:"from,omitempty"`
 	ETag       string `json:"etag,omitempty"`
 }
 
@@ -111,9 +113,13 @@ type partsRequest struct {
 	Parts []partRef `json:"parts"`
 }
 
+// partRef names a part: by its own SHA-256, or when chained (From set, see
+// chainedParts) by the whole's SHA-256 chaining value before it (From) and
+// after it (SHA256; for the last part, the SHA-256 of the whole).
 type partRef struct {
 	PartNumber int    `json:"partNumber"`
 	SHA256     string `json:"sha256"`
+	From       string `json:"from,omitempty"`
 }
 
 type partURL struct {
@@ -227,7 +233,7 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 		if p.Number < 1 || p.Number > sess.tok.count() {
 			continue
 		}
-		info := partInfo{PartNumber: p.Number, Size: p.Size, SHA256: p.SHA256, ETag: p.ETag}
+		info := partInfo{PartNumber: p.Number, Size: p.Size, SHA256: p.SHA256, From: p.From, ETag: p.ETag}
 		if i, dup := seen[p.Number]; dup {
 			res.Parts[i] = info
 			continue
@@ -279,7 +285,7 @@ func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrInvalidParts.With("ask for 1 to %d part URLs at a time, not %d", maxPartURLs, len(req.Parts)))
 		return
 	}
-	refs, e := checkRefs(req.Parts, sess.tok)
+	refs, e := checkRefs(req.Parts, sess.tok, s.chainedParts())
 	if e != nil {
 		writeError(w, e)
 		return
@@ -290,7 +296,7 @@ func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
 	exp := time.Now().Add(s.cfg.UploadURLTTL)
 	out := make([]partURL, 0, len(refs))
 	for _, ref := range refs {
-		p := blob.Part{Number: ref.PartNumber, Size: sess.tok.partLen(ref.PartNumber), SHA256: ref.SHA256}
+		p := blob.Part{Number: ref.PartNumber, Size: sess.tok.partLen(ref.PartNumber), SHA256: ref.SHA256, From: ref.From}
 		u, header, err := s.parter().partURL(r, rec, sess, p, exp)
 		if err != nil {
 			s.storeError(w, r, "presign part", err)
@@ -306,8 +312,9 @@ func (s *Server) handlePartURLs(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkRefs checks part references against the upload's plan and returns
-// them with hashes in lower case.
-func checkRefs(refs []partRef, tok uploadToken) ([]partRef, *Error) {
+// them with hashes in lower case; chained says whether chained parts (From)
+// are taken.
+func checkRefs(refs []partRef, tok uploadToken, chained bool) ([]partRef, *Error) {
 	seen := map[int]bool{}
 	out := make([]partRef, len(refs))
 	for i, ref := range refs {
@@ -317,7 +324,20 @@ func checkRefs(refs []partRef, tok uploadToken) ([]partRef, *Error) {
 				ref.PartNumber, ref.SHA256, ErrInvalidParts.Message, tok.count())
 		}
 		seen[ref.PartNumber] = true
-		out[i] = partRef{ref.PartNumber, h}
+		out[i] = partRef{PartNumber: ref.PartNumber, SHA256: h}
+		if ref.From == "" {
+			continue
+		}
+		from, ok := checkHash(ref.From)
+		switch {
+		case !chained:
+			return nil, ErrInvalidParts.With("part %d has a from: this server's store does not take chained parts (see chainedParts in /api/v0/limits); name each part by its own sha256", ref.PartNumber)
+		case !ok:
+			return nil, ErrInvalidParts.With("part %d: from %q is not a SHA-256 chaining value (64 hex digits)", ref.PartNumber, ref.From)
+		case tok.count() > 1 && tok.partSize%sha256chain.BlockSize != 0:
+			return nil, ErrInvalidParts.With("part %d has a from, but a partSize of %d bytes is not a multiple of 64: chained parts must start and end at SHA-256 block boundaries", ref.PartNumber, tok.partSize)
+		}
+		out[i].From = from
 	}
 	return out, nil
 }

@@ -55,7 +55,7 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrCompleting)
 		return
 	}
-	bw, err := recv.createPart(r.Context(), rec, tok, blob.Part{Number: c.part, Size: c.size, SHA256: c.sha256})
+	bw, err := recv.createPart(r.Context(), rec, tok, blob.Part{Number: c.part, Size: c.size, SHA256: c.sha256, From: c.from})
 	if err != nil {
 		s.storeError(w, r, "upload part", err)
 		return
@@ -88,7 +88,7 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", `"`+c.sha256+`"`)
-	writeJSON(w, http.StatusOK, partInfo{PartNumber: c.part, Size: n, SHA256: c.sha256})
+	writeJSON(w, http.StatusOK, partInfo{PartNumber: c.part, Size: n, SHA256: c.sha256, From: c.from})
 }
 
 // readErr remembers the error of the reader it wraps, so that a copy can
@@ -185,14 +185,14 @@ func (s *Server) completeUpload(ctx context.Context, rec meta.File, tok uploadTo
 	if !found {
 		return s.uploadGone(ctx, rec)
 	}
-	want := map[int]string{}
+	want := map[int]partRef{}
 	if len(listed) > 0 {
-		refs, e := checkRefs(listed, tok)
+		refs, e := checkRefs(listed, tok, s.chainedParts())
 		if e != nil {
 			return rec, e
 		}
 		for _, ref := range refs {
-			want[ref.PartNumber] = ref.SHA256
+			want[ref.PartNumber] = ref
 		}
 	}
 	stored, err := p.parts(ctx, rec, sess)
@@ -206,7 +206,7 @@ func (s *Server) completeUpload(ctx context.Context, rec meta.File, tok uploadTo
 	chosen := make([]blob.Part, tok.count())
 	for _, sp := range stored {
 		n := sp.Number
-		if n < 1 || n > len(chosen) || sp.Size != tok.partLen(n) || (want[n] != "" && sp.SHA256 != want[n]) {
+		if ref, listed := want[n]; n < 1 || n > len(chosen) || sp.Size != tok.partLen(n) || (listed && (sp.SHA256 != ref.SHA256 || sp.From != ref.From)) {
 			continue
 		}
 		chosen[n-1] = sp

@@ -34,7 +34,7 @@ func TestMultipartRefusesUploadIdsItDidNotMake(t *testing.T) {
 		if status, body := m.do("POST", base+forged+"/complete", nil, nil); status != http.StatusNotFound {
 			t.Errorf("complete %s: %d %s, want 404", forged, status, body)
 		}
-		if status, body := m.do("POST", base+forged+"/parts", partsRequest{[]partRef{{1, hashOf(nil)}}}, nil); status != http.StatusNotFound {
+		if status, body := m.do("POST", base+forged+"/parts", partsRequest{[]partRef{{PartNumber: 1, SHA256: hashOf(nil)}}}, nil); status != http.StatusNotFound {
 			t.Errorf("part URLs of %s: %d %s, want 404", forged, status, body)
 		}
 		if status, body := m.do("DELETE", base+forged, nil, nil); status != http.StatusNotFound {
@@ -46,7 +46,7 @@ func TestMultipartRefusesUploadIdsItDidNotMake(t *testing.T) {
 	if status, body := m.do("POST", base+huge+"/complete", nil, nil); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("complete of a plan beyond the limits: %d %s, want 413", status, body)
 	}
-	if status, body := m.do("POST", base+huge+"/parts", partsRequest{[]partRef{{1, hashOf(nil)}}}, nil); status != http.StatusRequestEntityTooLarge {
+	if status, body := m.do("POST", base+huge+"/parts", partsRequest{[]partRef{{PartNumber: 1, SHA256: hashOf(nil)}}}, nil); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("part URLs of a plan beyond the limits: %d %s, want 413", status, body)
 	}
 }

@@ -18,7 +18,7 @@ func TestMultipartOnLocalStoreReservesNoDiskUpFront(t *testing.T) {
 	const size, partSize = 256 << 20, 64 << 20
 	c := e.pendingFile(randomBytes(10))
 	up, _ := m.start(c.Rec.ID, size, partSize)
-	u := m.urls(c.Rec.ID, up.UploadID, partRef{1, hashOf(randomBytes(1))})
+	u := m.urls(c.Rec.ID, up.UploadID, partRef{PartNumber: 1, SHA256: hashOf(randomBytes(1))})
 	if status, body := m.put(u[0], nil); status != http.StatusBadRequest {
 		t.Fatalf("PUT of an empty part: %d %s, want 400", status, body)
 	}

@@ -77,6 +77,6 @@ func (s *Server) SweepMultipart(ctx context.Context, before time.Time) (int, err
 // partURLHere is the URL of this server that takes part p of upload sess,
 // signed over everything the part must be.
 func (s *Server) partURLHere(r *http.Request, rec meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error) {
-	c := partClaims{tenant: rec.Tenant, hash: rec.SourceHash, upload: sess.tok.String(), part: p.Number, size: p.Size, sha256: p.SHA256}
+	c := partClaims{tenant: rec.Tenant, hash: rec.SourceHash, upload: sess.tok.String(), part: p.Number, size: p.Size, sha256: p.SHA256, from: p.From}
 	return s.baseURL(r) + "/upload/" + rec.ID + "/parts/" + strconv.Itoa(p.Number) + "?" + s.sign.partQuery(rec.ID, c, exp), nil, nil
 }

@@ -104,7 +104,7 @@ func split(content []byte, partSize int) ([][]byte, []partRef) {
 	for off := 0; off < len(content); off += partSize {
 		p := content[off:min(off+partSize, len(content))]
 		parts = append(parts, p)
-		refs = append(refs, partRef{len(parts), hashOf(p)})
+		refs = append(refs, partRef{PartNumber: len(parts), SHA256: hashOf(p)})
 	}
 	return parts, refs
 }
@@ -147,7 +147,7 @@ func testMultipartResumes(t *testing.T, tweak ...func(*Config)) {
 	// The client comes back: the same plan resumes, listing what is stored.
 	again, status := m.start(c.Rec.ID, int64(len(content)), 4<<10)
 	if status != http.StatusOK || again.UploadID != up.UploadID || len(again.Parts) != 2 ||
-		again.Parts[0] != (partInfo{1, 4 << 10, refs[0].SHA256, `"` + refs[0].SHA256 + `"`}) || again.Parts[1].PartNumber != 3 {
+		again.Parts[0] != (partInfo{PartNumber: 1, Size: 4 << 10, SHA256: refs[0].SHA256, ETag: `"` + refs[0].SHA256 + `"`}) || again.Parts[1].PartNumber != 3 {
 		t.Fatalf("start again = %d %+v, want 200 with parts 1 and 3", status, again)
 	}
 	if _, status, body := m.complete(c.Rec.ID, up.UploadID, refs); status != http.StatusBadRequest || !strings.Contains(body, "parts 2") {
@@ -225,7 +225,7 @@ func TestMultipartPartURLExpiresAfterTTL(t *testing.T) {
 	content := randomBytes(2 << 10)
 	c := e.pendingFile(content)
 	up, _ := m.start(c.Rec.ID, int64(len(content)), 4<<10)
-	u := m.urls(c.Rec.ID, up.UploadID, partRef{1, hashOf(content)})[0]
+	u := m.urls(c.Rec.ID, up.UploadID, partRef{PartNumber: 1, SHA256: hashOf(content)})[0]
 	time.Sleep(1100 * time.Millisecond) // expiry has a resolution of one second
 	if status, body := m.put(u, content); status != http.StatusForbidden || !strings.Contains(body, "upload_url_expired") {
 		t.Errorf("expired part URL: %d %s", status, body)
@@ -265,7 +265,7 @@ func TestLimitsAreDeclaredAndEnforcedWith413(t *testing.T) {
 		t.Fatalf("limits: %d %s", status, body)
 	}
 	want := Limits{MaxFileSize: 1 << 20, MinPartSize: 1 << 10, MaxPartSize: 64 << 10, MaxParts: 100,
-		UploadURLTTLSeconds: 90, Multipart: true, PartChecksum: "sha256"}
+		UploadURLTTLSeconds: 90, Multipart: true, PartChecksum: "sha256", ChainedParts: true}
 	if l != want {
 		t.Errorf("limits = %+v, want %+v", l, want)
 	}

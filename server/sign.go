@@ -69,12 +69,13 @@ type partClaims struct {
 	upload       string // the multipart uploadId
 	part         int    // the part number, from 1
 	size         int64  // the part's exact length
-	sha256       string // the hex SHA-256 the part's bytes must hash to
+	sha256       string // the hex SHA-256 the part's bytes must hash to (chained: the chaining value after them)
+	from         string // a chained part's chaining value before it; empty otherwise
 }
 
 func (s signer) partMAC(id string, c partClaims, exp int64) []byte {
-	return s.macOf("perseus-part-v1", c.tenant, id, c.hash, c.upload, strconv.Itoa(c.part),
-		strconv.FormatInt(c.size, 10), c.sha256, strconv.FormatInt(exp, 10))
+	return s.macOf("perseus-part-v2", c.tenant, id, c.hash, c.upload, strconv.Itoa(c.part),
+		strconv.FormatInt(c.size, 10), c.sha256, c.from, strconv.FormatInt(exp, 10))
 }
 
 // partQuery returns the query string of the URL of part c.part of file id,
@@ -87,6 +88,9 @@ func (s signer) partQuery(id string, c partClaims, exp time.Time) string {
 	v.Set("upload", c.upload)
 	v.Set("size", strconv.FormatInt(c.size, 10))
 	v.Set("sha256", c.sha256)
+	if c.from != "" {
+		v.Set("from", c.from)
+	}
 	v.Set("expires", strconv.FormatInt(e, 10))
 	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.partMAC(id, c, e)))
 	return v.Encode()
@@ -95,7 +99,7 @@ func (s signer) partQuery(id string, c partClaims, exp time.Time) string {
 // checkPart verifies the signature in q for part (from the URL path) of file
 // id, then its expiry at now, and returns what the URL was signed for.
 func (s signer) checkPart(id, part string, q url.Values, now time.Time) (partClaims, *Error) {
-	c := partClaims{tenant: q.Get("tenant"), hash: q.Get("hash"), upload: q.Get("upload"), sha256: q.Get("sha256")}
+	c := partClaims{tenant: q.Get("tenant"), hash: q.Get("hash"), upload: q.Get("upload"), sha256: q.Get("sha256"), from: q.Get("from")}
 	n, nerr := strconv.Atoi(part)
 	size, serr := strconv.ParseInt(q.Get("size"), 10, 64)
 	exp, perr := strconv.ParseInt(q.Get("expires"), 10, 64)

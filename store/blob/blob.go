@@ -78,10 +78,17 @@ type Copier interface {
 // Part is one part of a multipart upload: its number (from 1), its size, the
 // hex SHA-256 of its bytes (empty when the store did not record one) and the
 // ETag the store gave it.
+//
+// A chained part (From set; Assembler only) is checked as a piece of the
+// whole object's SHA-256 instead of on its own: From is the chaining value
+// (package sha256chain) of the object's bytes before the part, which must
+// start at a multiple of 64 bytes, and SHA256 is the chaining value after
+// it, or the SHA-256 of the whole object when the part is its last.
 type Part struct {
 	Number int
 	Size   int64
 	SHA256 string
+	From   string
 	ETag   string
 }
 
@@ -145,7 +152,8 @@ type Multiparter interface {
 // otherwise a listed part may not describe its region, which only the hash
 // of the whole (HashAssembly, before CommitAssembly) shows.
 type Assembler interface {
-	// CreatePart starts writing part p (p.Size bytes hashing to p.SHA256) at
+	// CreatePart starts writing part p (p.Size bytes hashing to p.SHA256,
+	// or for a chained part continuing the hash from p.From to p.SHA256) at
 	// offset off of assembly id, whose object has size bytes in all. Its
 	// Commit fails with ErrPartMismatch, and lists nothing, unless exactly
 	// those bytes were written; after a Commit that returns nil they are
@@ -159,7 +167,10 @@ type Assembler interface {
 	// while, then fails) no byte is written to it any more, so that what is
 	// hashed is what CommitAssembly makes the object. It returns the hex
 	// SHA-256 of the assembly's bytes and their number. A store may have
-	// hashed most of them already, as parts were committed.
+	// hashed most of them already, as parts were committed; when chained
+	// parts cover the object, each continuing from the value the one before
+	// it ended at and the first from sha256chain.IV, their checks are the
+	// hash of the whole and no byte need be read again.
 	HashAssembly(ctx context.Context, id string) (sha256 string, size int64, err error)
 	// CommitAssembly makes assembly id's bytes, as HashAssembly hashed them,
 	// the object under key, durably (replacing any), and ends the assembly.

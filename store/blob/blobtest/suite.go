@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"PresignedPutWhenSupported", testPresign},
 		{"MultipartWhenSupported", testMultipart},
 		{"AssemblerWhenSupported", testAssembler},
+		{"ChainedPartsWhenAssembler", testChainedParts},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

@@ -15,18 +15,31 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/perseus-go/perseus/internal/sha256chain"
 	"github.com/perseus-go/perseus/store/blob"
 )
 
 // dataName is the file of an assembly that holds its bytes.
 const dataName = "data"
 
-// markerName is the marker of part p: "<nnnnn>-<size>-<sha256>".
-func markerName(p blob.Part) string { return fmt.Sprintf("%05d-%d-%s", p.Number, p.Size, p.SHA256) }
+// markerName is the marker of part p: "<nnnnn>-<size>-<sha256>", or
+// "<nnnnn>-<size>-<from>-<sha256>" for a chained part.
+func markerName(p blob.Part) string {
+	if p.From != "" {
+		return fmt.Sprintf("%05d-%d-%s-%s", p.Number, p.Size, p.From, p.SHA256)
+	}
+	return fmt.Sprintf("%05d-%d-%s", p.Number, p.Size, p.SHA256)
+}
 
 // parseMarker reads a marker's name; ok is false for any other file.
 func parseMarker(name string) (p blob.Part, ok bool) {
 	f := strings.Split(name, "-")
+	if len(f) == 4 {
+		if !sha256chain.Valid(f[2]) {
+			return p, false
+		}
+		p.From, f = f[2], []string{f[0], f[1], f[3]}
+	}
 	if len(f) != 3 || len(f[2]) != 64 {
 		return p, false
 	}
@@ -35,7 +48,8 @@ func parseMarker(name string) (p blob.Part, ok bool) {
 	if _, err := hex.DecodeString(f[2]); err != nil || err1 != nil || err2 != nil || n < 1 || size < 0 {
 		return p, false
 	}
-	return blob.Part{Number: n, Size: size, SHA256: f[2], ETag: `"` + f[2] + `"`}, true
+	p.Number, p.Size, p.SHA256, p.ETag = n, size, f[2], `"`+f[2]+`"`
+	return p, true
 }
 
 func (s *Store) assemblyDir(id string) (string, error) { return under(s.assemblies, id) }
@@ -70,6 +84,17 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 		return nil, fmt.Errorf("local: part %d of %s: %d bytes at %d with sha256 %q do not fit an object of %d bytes",
 			p.Number, id, p.Size, off, p.SHA256, size)
 	}
+	h := sha256.New()
+	if p.From != "" { // chained: the check continues the object's hash from p.From
+		end := off + p.Size
+		if !sha256chain.Valid(p.From) || (end < size && end%sha256chain.BlockSize != 0) {
+			return nil, fmt.Errorf("local: chained part %d of %s: from %q, ending at %d of %d: not a chaining value at a block boundary",
+				p.Number, id, p.From, end, size)
+		}
+		if h, err = sha256chain.Resume(p.From, off); err != nil {
+			return nil, fmt.Errorf("local: chained part %d of %s at %d: %w", p.Number, id, off, err)
+		}
+	}
 	f, err := s.openData(dir, size)
 	if err == nil {
 		err = lockShared(f)
@@ -100,7 +125,7 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 	}
 	l := s.liveOf(dir)
 	l.begin(off)
-	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, p: p, h: sha256.New()}, nil
+	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, last: off+p.Size == size, p: p, h: h}, nil
 }
 
 // openData opens the data file of the assembly in dir, creating it size
@@ -191,6 +216,7 @@ type partWriter struct {
 	dir  string
 	live *live
 	off  int64 // where the part begins
+	last bool  // the part ends the object
 	n    int64 // bytes written so far
 	p    blob.Part
 	h    hash.Hash
@@ -221,7 +247,7 @@ func (w *partWriter) Commit(context.Context) error {
 	w.done = true
 	defer w.f.Close()
 	defer w.lock.Close()
-	if got := hex.EncodeToString(w.h.Sum(nil)); w.n != w.p.Size || got != w.p.SHA256 {
+	if got := w.check(); w.n != w.p.Size || got != w.p.SHA256 {
 		w.fail()
 		return fmt.Errorf("local: part %d: %d bytes hashing to %s, not %d hashing to %s: %w",
 			w.p.Number, w.n, got, w.p.Size, w.p.SHA256, blob.ErrPartMismatch)
@@ -248,11 +274,30 @@ func (w *partWriter) Commit(context.Context) error {
 	// writer of it, in any process, is still at work: one that began before
 	// this marker was made could still change the bytes without removing it.
 	if alone(w.lock) {
-		w.live.end(w.off, w.off+w.p.Size, &m)
+		w.live.end(w.off, w.segment(m))
 	} else {
-		w.live.end(w.off, w.off+w.p.Size, nil)
+		w.live.end(w.off, segment{end: w.off + w.p.Size})
 	}
 	return nil
+}
+
+// check is what the bytes written hash to: their SHA-256, or for a chained
+// part that does not end the object, the chaining value after them.
+func (w *partWriter) check() string {
+	if w.p.From != "" && !w.last {
+		v, _ := sha256chain.Value(w.h) // at a block: CreatePart checked the part's end
+		return v
+	}
+	return hex.EncodeToString(w.h.Sum(nil))
+}
+
+// segment is the part as committed under marker m.
+func (w *partWriter) segment(m marker) segment {
+	seg := segment{end: w.off + w.p.Size, marker: m}
+	if w.p.From != "" {
+		seg.from, seg.to, seg.last = w.p.From, w.p.SHA256, w.last
+	}
+	return seg
 }
 
 // still checks that the writer's file is still its assembly's data file:
@@ -286,5 +331,5 @@ func (w *partWriter) fail() {
 	if w.n > 0 {
 		unlist(w.dir, w.p.Number, true)
 	}
-	w.live.end(w.off, w.off+w.p.Size, nil)
+	w.live.end(w.off, segment{end: w.off + w.p.Size})
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/perseus-go/perseus/internal/sha256chain"
 )
 
 // Hashing an assembly as its parts land.
@@ -41,6 +43,14 @@ import (
 // never taken into the prefix. A part whose marker no longer holds the
 // token rewinds the hash to the boundary before it. Only then is the rest
 // of the file read and hashed.
+//
+// A chained part (blob.Part.From) spares even the read: its writer
+// checked it by continuing the object's hash from the chaining value it
+// was declared to start at, so when that value is the prefix's own, the
+// value it ended at is the prefix's next state, taken under the same
+// conditions as a read back; and a chained last part ends the prefix with
+// the SHA-256 of the whole. A part declared to start from any other value
+// proves nothing about the whole and is read back like any other.
 //
 // All this is memory of one process: after a restart the hash starts over,
 // from the start of the file.
@@ -71,6 +81,7 @@ type live struct {
 	hashed  os.FileInfo       // the data file HashAssembly hashed, sealed
 	h       hash.Hash         // SHA-256 of [0, off)
 	off     int64             // where the hashed prefix ends
+	sum     string            // the SHA-256 of the whole, once a chained last part ended the prefix
 	ckpts   []checkpoint      // the hash's state at each boundary of the prefix, from 0
 	done    map[int64]segment // parts committed here that no writer here touched since, by start
 	open    map[int64]int     // writers open here, by part start
@@ -79,10 +90,14 @@ type live struct {
 	stopped chan struct{}     // closed when the goroutine ends; nil when none runs
 }
 
-// segment is a committed part: where it ends and its marker.
+// segment is a committed part: where it ends and its marker (zero when the
+// part was not committed) and, for a chained part, the chaining values its
+// check began and ended at (to is the SHA-256 of the whole when last).
 type segment struct {
-	end    int64
-	marker marker
+	end      int64
+	marker   marker
+	from, to string
+	last     bool
 }
 
 // checkpoint is the hash's state at off, the end of the part of marker.
@@ -113,6 +128,7 @@ func (l *live) rewind(off int64) {
 		i--
 	}
 	l.ckpts = l.ckpts[:i+1]
+	l.sum = ""
 	l.h = sha256.New()
 	l.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(l.ckpts[i].state)
 	l.off = l.ckpts[i].off
@@ -152,20 +168,20 @@ func (l *live) begin(off int64) {
 	l.rewind(off)
 }
 
-// end records the end of a writer of the part at [off, end): committed,
-// with its marker m (the part holds its declared bytes), or not (m nil: it
-// may hold anything).
-func (l *live) end(off, end int64, m *marker) {
+// end records the end of a writer of the part at [off, seg.end):
+// committed, with its marker (the part holds its declared bytes), or not
+// (no marker: it may hold anything).
+func (l *live) end(off int64, seg segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open[off]--
-	if m == nil {
+	if seg.marker.path == "" {
 		delete(l.done, off)
 		l.rewind(off)
 		return
 	}
 	if l.open[off] == 0 {
-		l.done[off] = segment{end, *m}
+		l.done[off] = seg
 	}
 	if _, next := l.done[l.off]; next && l.stopped == nil && !l.stop && !l.gone {
 		l.stopped = make(chan struct{})
@@ -191,6 +207,10 @@ func (l *live) advance(stopped chan struct{}) {
 			l.mu.Unlock()
 			return
 		}
+		if l.chain(seg) {
+			l.mu.Unlock()
+			continue
+		}
 		gen, h := l.gen[start], sha256.New()
 		h.(encoding.BinaryUnmarshaler).UnmarshalBinary(l.marshal(l.h))
 		l.mu.Unlock()
@@ -204,6 +224,34 @@ func (l *live) advance(stopped chan struct{}) {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// chain extends the hashed prefix over seg without reading it, if seg is a
+// chained part whose check continued from exactly the prefix's chaining
+// value: that check hashed these very bytes (the same conditions as a read
+// back make them still there: a marker of this process, no other writer)
+// from where the prefix stands, so its result is the prefix's next state.
+// Called with l.mu held.
+func (l *live) chain(seg segment) bool {
+	if seg.from == "" {
+		return false
+	}
+	if v, err := sha256chain.Value(l.h); err != nil || v != seg.from {
+		return false
+	}
+	if seg.last {
+		l.sum = seg.to
+		l.off = seg.end
+		l.ckpts = append(l.ckpts, checkpoint{seg.end, nil, seg.marker})
+		return true
+	}
+	h, err := sha256chain.Resume(seg.to, seg.end)
+	if err != nil {
+		return false
+	}
+	l.h, l.off = h, seg.end
+	l.ckpts = append(l.ckpts, checkpoint{seg.end, l.marshal(h), seg.marker})
+	return true
 }
 
 var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
@@ -248,6 +296,12 @@ func (s *Store) HashAssembly(_ context.Context, id string) (string, int64, error
 			l.rewind(l.ckpts[i-1].off)
 			break
 		}
+	}
+	if l.sum != "" && l.off == fi.Size() { // chained parts, each checked, are the whole
+		sum := l.sum
+		l.hashed = fi
+		l.mu.Unlock()
+		return sum, fi.Size(), nil
 	}
 	h, off := sha256.New(), l.off
 	h.(encoding.BinaryUnmarshaler).UnmarshalBinary(l.marshal(l.h))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/sha256chain"
 	"github.com/perseus-go/perseus/store/blob"
 )
 
@@ -180,5 +181,61 @@ func TestHashOfAnAssemblyOutlivesAWriterThatDied(t *testing.T) {
 	held, _ := os.ReadFile(filepath.Join(dir, dataName))
 	if got, _, err := a.HashAssembly(context.Background(), "x"); err != nil || got != sumOf(held) || got == sumOf(data) {
 		t.Fatalf("HashAssembly = %s, %v; want the hash of what the file holds, %s", got, err, sumOf(held))
+	}
+}
+
+// TestChainedPartsAreNotReadAgain checks that chained parts, declared from
+// where the part before ends, carry the hash of the whole without a read:
+// once the last is committed the prefix holds the SHA-256 of all of it,
+// and HashAssembly answers it even though (behind the store's back, as no
+// writer could) the bytes on disk were changed since.
+func TestChainedPartsAreNotReadAgain(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const partSize = 256 << 10
+	data := make([]byte, 3*partSize+100)
+	rand.Read(data)
+	h := sha256.New()
+	for n := 1; n <= 4; n++ {
+		body := data[(n-1)*partSize : min(n*partSize, len(data))]
+		from, _ := sha256chain.Value(h)
+		h.Write(body)
+		to := sumOf(data)
+		if n < 4 {
+			to, _ = sha256chain.Value(h)
+		}
+		w, err := s.CreatePart(context.Background(), "c", int64(len(data)), int64((n-1)*partSize),
+			blob.Part{Number: n, Size: int64(len(body)), From: from, SHA256: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body)
+		if err := w.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, _ := s.assemblyDir("c")
+	l := s.liveOf(dir)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		got := l.sum
+		l.mu.Unlock()
+		if got == sumOf(data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the prefix holds %q after every chained part was committed; want the whole's SHA-256", got)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dataName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("changed"), partSize+5)
+	f.Close()
+	if got, n, err := s.HashAssembly(context.Background(), "c"); err != nil || got != sumOf(data) || n != int64(len(data)) {
+		t.Fatalf("HashAssembly = %s, %d, %v; want the chain's %s without a read", got, n, err, sumOf(data))
 	}
 }
