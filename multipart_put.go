@@ -23,12 +23,16 @@ func (s *FileService) putPart(ctx context.Context, f *os.File, u partURL, n int,
 	if u.Size != 0 && u.Size != size {
 		return fmt.Errorf("perseus: the server issued a URL for %d bytes; the part has %d", u.Size, size)
 	}
-	var body *countingReader
+	var body *fileBody
 	err := s.client.retry.do(ctx, func() (*http.Response, error) {
 		body.undo() // a new attempt: what the last one sent no longer counts
-		body = &countingReader{r: io.NewSectionReader(f, int64(n-1)*d.partSize, size), t: tr}
+		var err error
+		if body, err = openBody(f, int64(n-1)*d.partSize, size, tr); err != nil {
+			return nil, errors.Join(errNoRetry, err)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.URL, body)
 		if err != nil {
+			body.Close()
 			return nil, errors.Join(errNoRetry, err)
 		}
 		req.ContentLength = size
@@ -36,7 +40,9 @@ func (s *FileService) putPart(ctx context.Context, f *os.File, u partURL, n int,
 			req.Header.Set(k, v)
 		}
 		req.Header.Set("User-Agent", s.client.userAgent)
+		stop := body.watch()
 		resp, err := s.client.http.Do(req)
+		stop()
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			ue.URL = redact(req.URL) // the query is a credential

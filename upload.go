@@ -164,20 +164,27 @@ func (s *FileService) existing(ctx context.Context, hash string) (*File, error) 
 // It returns the File the server answered with, if it answered with one.
 func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, size int64, tr *tracker) (*File, error) {
 	var out *File
-	var body *countingReader
+	var body *fileBody
 	err := s.client.retry.do(ctx, func() (*http.Response, error) {
 		body.undo() // a new attempt: what the last one sent no longer counts
-		body = &countingReader{r: io.NewSectionReader(f, 0, size), t: tr}
+		var err error
+		if body, err = openBody(f, 0, size, tr); err != nil {
+			return nil, errors.Join(errNoRetry, err)
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, body)
 		if err != nil {
+			body.Close()
 			return nil, errors.Join(errNoRetry, err)
 		}
 		req.ContentLength = size
 		if size == 0 {
+			body.Close()
 			req.Body = http.NoBody
 		}
 		req.Header.Set("User-Agent", s.client.userAgent)
+		stop := body.watch()
 		resp, err := s.client.http.Do(req)
+		stop()
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
