@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,15 +31,9 @@ var _ meta.Store = (*Store)(nil)
 // ?search_path=other keeps the tables in schema "other". The pool reconnects
 // by itself when the server comes back after an outage.
 func Open(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url)
 	if err != nil {
-		// The message may quote the URL, password included: keep only the kind of error.
-		return nil, errors.New("postgres: cannot parse the database URL")
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		// An unreachable server fails at once, not after the OS gives up
-		// (minutes); ?connect_timeout=N in the URL overrides this.
-		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -50,6 +45,33 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	return &Store{pool: pool}, nil
 }
+
+// poolConfig reads the URL into the pool's settings, with this store's
+// defaults for what the URL leaves unset.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The message may quote the URL, password included: keep only the kind of error.
+		return nil, errors.New("postgres: cannot parse the database URL")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server fails at once, not after the OS gives up
+		// (minutes); ?connect_timeout=N in the URL overrides this.
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	if !strings.Contains(url, "pool_max_conns=") {
+		// pgx keeps max(4, CPUs) connections by default. Requests wait for a
+		// connection while theirs is in a round trip, so a server under
+		// load spends its time queueing: bench row 6, 32 clients on 2 CPUs,
+		// ran at 2,300–2,400 req/s with 4 connections on a new table and
+		// 6,600 with 16. ?pool_max_conns=N in the URL overrides this.
+		cfg.MaxConns = max(defaultMaxConns, 4*int32(runtime.NumCPU()))
+	}
+	return cfg, nil
+}
+
+// defaultMaxConns is the least the pool may keep open, unless the URL says.
+const defaultMaxConns = 16
 
 const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`
 
