@@ -65,6 +65,14 @@ func (m observedMeta) Delete(ctx context.Context, tenant, id string) (meta.File,
 	return f, m.failed("delete", err)
 }
 
+func (m observedMeta) DeleteStale(ctx context.Context, tenant, id string, st meta.Status, before time.Time) (meta.File, error) {
+	f, err := m.Store.DeleteStale(ctx, tenant, id, st, before)
+	if err == nil {
+		m.obs.transition(string(f.Status), "deleted")
+	}
+	return f, m.failed("delete_stale", err)
+}
+
 func (m observedMeta) Stale(ctx context.Context, s meta.Status, before time.Time, limit int) ([]meta.File, error) {
 	fs, err := m.Store.Stale(ctx, s, before, limit)
 	return fs, m.failed("stale", err)

@@ -64,6 +64,13 @@ func (f *faultyMeta) Delete(ctx context.Context, tenant, id string) (meta.File, 
 	return f.Store.Delete(ctx, tenant, id)
 }
 
+func (f *faultyMeta) DeleteStale(ctx context.Context, tenant, id string, s meta.Status, before time.Time) (meta.File, error) {
+	if err := f.fail(); err != nil {
+		return meta.File{}, err
+	}
+	return f.Store.DeleteStale(ctx, tenant, id, s, before)
+}
+
 func (f *faultyMeta) KeyByHash(ctx context.Context, hash string) (meta.Key, error) {
 	if err := f.fail(); err != nil {
 		return meta.Key{}, err

@@ -10,10 +10,6 @@ import (
 	"github.com/perseus-go/perseus/store/meta"
 )
 
-// reasonAbandoned marks a record the sweeper is deleting; settle will not
-// bring such a record back.
-const reasonAbandoned = "abandoned: no upload within the pending TTL"
-
 // SweepReport counts what one Sweep removed.
 type SweepReport struct {
 	AbandonedRecords int // pending records older than PendingTTL
@@ -30,18 +26,25 @@ type SweepReport struct {
 func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := time.Now()
+	cutoff := now.Add(-s.cfg.PendingTTL)
 	for {
-		stale, err := s.cfg.Meta.Stale(ctx, meta.StatusPending, now.Add(-s.cfg.PendingTTL), 500)
+		stale, err := s.cfg.Meta.Stale(ctx, meta.StatusPending, cutoff, 500)
 		if err != nil {
 			return rep, err
 		}
 		for _, f := range stale {
-			// Mark it failed first, so that an upload finishing right now
-			// loses the race cleanly instead of settling a deleted record.
-			if _, err := s.cfg.Meta.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: reasonAbandoned}); err != nil {
-				continue // it moved on; leave it
+			// Deleted only if still pending and untouched since cutoff, the
+			// check and the delete in one step: an upload settling it
+			// meanwhile, or a create or multipart upload touching it, wins
+			// and the record stays. If the delete wins, such an upload
+			// finds its record gone and keeps none of its bytes
+			// (settleUploaded); what a crash leaves is an orphan, removed
+			// below once older than OrphanGrace.
+			_, err := s.cfg.Meta.DeleteStale(ctx, f.Tenant, f.ID, meta.StatusPending, cutoff)
+			if errors.Is(err, meta.ErrConflict) || errors.Is(err, meta.ErrNotFound) {
+				continue // it moved on, or is gone already; leave it
 			}
-			if _, err := s.cfg.Meta.Delete(ctx, f.Tenant, f.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			if err != nil {
 				return rep, err
 			}
 			s.hub.publish(f.ID)
@@ -59,7 +62,7 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.StaleMultipart, err = s.SweepMultipart(ctx, now.Add(-s.cfg.PendingTTL))
+	rep.StaleMultipart, err = s.SweepMultipart(ctx, cutoff)
 	return rep, err
 }
 

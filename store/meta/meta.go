@@ -78,6 +78,16 @@ type Store interface {
 	Transition(ctx context.Context, id string, u Update) (File, error)
 	// Delete removes the tenant's record and returns it, or ErrNotFound.
 	Delete(ctx context.Context, tenant, id string) (File, error)
+	// DeleteStale removes the tenant's record if its status is still s and
+	// its UpdatedAt is earlier than before, and returns it; ErrConflict if
+	// the record is there but no longer matches (its status moved on, or a
+	// Transition or Claim touched it since), ErrNotFound if the tenant has
+	// no such record. Check and delete are one atomic step: a concurrent
+	// Transition or Claim that changes or touches the record either comes
+	// first, and the record stays, or finds it gone (a Transition gets
+	// ErrNotFound). So the sweeper never deletes a record an upload has
+	// just settled, and never lets such an upload settle a deleted one.
+	DeleteStale(ctx context.Context, tenant, id string, s Status, before time.Time) (File, error)
 	// Stale returns up to limit records in status s last updated before t, oldest first.
 	Stale(ctx context.Context, s Status, before time.Time, limit int) ([]File, error)
 	// Exists reports whether any record, of any tenant, has this id.

@@ -32,6 +32,11 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"TransitionIsCompareAndSet", testTransition},
 		{"PendingToPendingTouchesUpdatedAt", testTouch},
 		{"DeleteRemovesRecord", testDelete},
+		{"DeleteStaleRemovesUntouchedRecord", testDeleteStale},
+		{"DeleteStaleRefusesWhenStatusMoved", testDeleteStaleStatusMoved},
+		{"DeleteStaleRefusesRecordTouchedAfterCutoff", testDeleteStaleTouched},
+		{"DeleteStaleIsScopedToTenant", testDeleteStaleScoped},
+		{"DeleteStaleRacingTransitionHasOneWinner", testDeleteStaleRace},
 		{"StaleListsOldRecordsByStatus", testStale},
 		{"ListIsNewestFirstWithTiesByID", testListNewestFirst},
 		{"ListPagesHaveNoGapsOrDuplicates", testListPages},
@@ -364,6 +369,9 @@ func testOddIDs(t *testing.T, s meta.Store) {
 		}
 		if _, err := s.Delete(ctx, "t1", id); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("Delete(%q) err = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.DeleteStale(ctx, "t1", id, meta.StatusPending, time.Now().Add(time.Hour)); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("DeleteStale(%q) err = %v, want ErrNotFound", id, err)
 		}
 		if _, err := s.Transition(ctx, id, meta.Update{From: meta.StatusPending, To: meta.StatusFailed}); !errors.Is(err, meta.ErrNotFound) {
 			t.Errorf("Transition(%q) err = %v, want ErrNotFound", id, err)

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -11,15 +10,17 @@ func TestPoolSizeDefaultsAndURLOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := max(defaultMaxConns, 4*int32(runtime.NumCPU())); cfg.MaxConns != want {
-		t.Errorf("MaxConns = %d, want %d", cfg.MaxConns, want)
+	if want := defaultMaxConns(); cfg.MaxConns != want || want < 16 || want > 32 {
+		t.Errorf("MaxConns = %d, want %d (16 to 32)", cfg.MaxConns, want)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		t.Error("no connect timeout by default")
 	}
-	cfg, err = poolConfig("postgres://u@127.0.0.1:5432/db?pool_max_conns=3")
-	if err != nil || cfg.MaxConns != 3 {
-		t.Errorf("with pool_max_conns=3: MaxConns = %d, %v", cfg.MaxConns, err)
+	for _, u := range []string{"postgres://u@127.0.0.1:5432/db?pool_max_conns=3", "host=127.0.0.1 user=u pool_max_conns = 3"} {
+		cfg, err = poolConfig(u)
+		if err != nil || cfg.MaxConns != 3 {
+			t.Errorf("%s: MaxConns = %d, %v; want 3", u, cfg.MaxConns, err)
+		}
 	}
 	if _, err := poolConfig("postgres://u:secret@[bad"); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("a bad URL: %v; want an error without the password", err)

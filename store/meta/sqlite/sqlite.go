@@ -250,6 +250,29 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error
 	return f, wrap("delete", err)
 }
 
+// DeleteStale implements meta.Store. The delete and, when it finds
+// nothing, the look for why run in one transaction of the writer, so no
+// other write comes between them.
+func (s *Store) DeleteStale(ctx context.Context, tenant, id string, st meta.Status, before time.Time) (meta.File, error) {
+	var f meta.File
+	err := s.w.do(ctx, func(w *writer) (err error) {
+		f, err = scanFile(w.queryRow(`
+DELETE FROM files WHERE id = ? AND tenant = ? AND status = ? AND updated_at < ? RETURNING `+fileCols,
+			id, tenant, string(st), ms(before)))
+		if errors.Is(err, meta.ErrNotFound) {
+			var n int
+			if xerr := w.queryRow(`SELECT count(*) FROM files WHERE id = ? AND tenant = ?`, id, tenant).Scan(&n); xerr != nil {
+				return xerr
+			}
+			if n > 0 {
+				return meta.ErrConflict
+			}
+		}
+		return err
+	})
+	return f, wrap("delete stale", err)
+}
+
 // Stale implements meta.Store.
 func (s *Store) Stale(ctx context.Context, st meta.Status, before time.Time, limit int) ([]meta.File, error) {
 	rows, err := s.query(ctx, `SELECT `+fileCols+` FROM files WHERE status = ? AND updated_at < ?
