@@ -24,7 +24,7 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recv, okRecv := s.parter().(partReceiver)
-	if !okRecv { // signed by this server, for a store it no longer has
+	if !okRecv || (c.from != "" && !s.chainedParts()) { // signed by this server, for a store it no longer has
 		writeError(w, ErrURLInvalid)
 		return
 	}

@@ -108,8 +108,15 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 	if err == nil {
 		lock, err = os.OpenFile(filepath.Join(dir, fmt.Sprintf("lock-%05d", p.Number)), os.O_RDWR|os.O_CREATE, 0o600)
 	}
+	// A chained part's check can stand for its region's bytes only if no
+	// other writer touched the region while this one wrote it: such a
+	// writer takes the part's lock exclusively, if it can, and holds it to
+	// the end (writers of the part in any process wait meanwhile).
+	excl := false
 	if err == nil {
-		err = lockShared(lock)
+		if excl = p.From != "" && alone(lock); !excl {
+			err = lockShared(lock)
+		}
 	}
 	if err == nil {
 		// The region is about to change: whatever part n was, it is no longer.
@@ -124,8 +131,9 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 		return nil, fmt.Errorf("local: part %d of %s: %w", p.Number, id, err)
 	}
 	l := s.liveOf(dir)
-	l.begin(off)
-	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, last: off+p.Size == size, p: p, h: h}, nil
+	gen, first := l.begin(off)
+	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, last: off+p.Size == size, p: p, h: h,
+		gen: gen, excl: excl && first}, nil
 }
 
 // openData opens the data file of the assembly in dir, creating it size
@@ -217,10 +225,13 @@ type partWriter struct {
 	live *live
 	off  int64 // where the part begins
 	last bool  // the part ends the object
+	gen  int   // live.gen of the part when this writer began
+	excl bool  // chained, and no other writer of the part was at work when it began (see CreatePart)
 	n    int64 // bytes written so far
 	p    blob.Part
 	h    hash.Hash
 	done bool
+	wb   writeback
 }
 
 // Write writes b after the bytes written so far, never past the part's end.
@@ -232,6 +243,7 @@ func (w *partWriter) Write(b []byte) (int, error) {
 		return 0, fmt.Errorf("local: part %d: more than its %d bytes: %w", w.p.Number, w.p.Size, blob.ErrPartMismatch)
 	}
 	n, err := w.f.WriteAt(b, w.off+w.n)
+	w.wb.wrote(w.f, w.off, n)
 	w.h.Write(b[:n])
 	w.n += int64(n)
 	return n, err
@@ -281,6 +293,19 @@ func (w *partWriter) Commit(context.Context) error {
 	return nil
 }
 
+// segment is the part as committed under marker m. Its chaining values
+// come along only if this writer had the region to itself from CreatePart
+// to now (excl, and no writer of the part began here since): otherwise
+// another writer may have left bytes in it that this one's check never
+// saw, and only a read tells what the region holds.
+func (w *partWriter) segment(m marker) segment {
+	seg := segment{end: w.off + w.p.Size, marker: m}
+	if w.p.From != "" && w.excl && w.live.unchanged(w.off, w.gen) {
+		seg.from, seg.to, seg.last = w.p.From, w.p.SHA256, w.last
+	}
+	return seg
+}
+
 // check is what the bytes written hash to: their SHA-256, or for a chained
 // part that does not end the object, the chaining value after them.
 func (w *partWriter) check() string {
@@ -289,15 +314,6 @@ func (w *partWriter) check() string {
 		return v
 	}
 	return hex.EncodeToString(w.h.Sum(nil))
-}
-
-// segment is the part as committed under marker m.
-func (w *partWriter) segment(m marker) segment {
-	seg := segment{end: w.off + w.p.Size, marker: m}
-	if w.p.From != "" {
-		seg.from, seg.to, seg.last = w.p.From, w.p.SHA256, w.last
-	}
-	return seg
 }
 
 // still checks that the writer's file is still its assembly's data file:

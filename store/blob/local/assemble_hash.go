@@ -158,14 +158,26 @@ func (s *Store) forget(dir string) {
 	s.mu.Unlock()
 }
 
-// begin records a writer of the part at [off, …): its bytes are about to change.
-func (l *live) begin(off int64) {
+// begin records a writer of the part at [off, …): its bytes are about to
+// change. It returns the part's new generation, and whether no other
+// writer of it is at work here.
+func (l *live) begin(off int64) (gen int, first bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	first = l.open[off] == 0
 	l.open[off]++
 	l.gen[off]++
 	delete(l.done, off)
 	l.rewind(off)
+	return l.gen[off], first
+}
+
+// unchanged reports whether no writer of the part at off began here since
+// the one that began at generation gen.
+func (l *live) unchanged(off int64, gen int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen[off] == gen
 }
 
 // end records the end of a writer of the part at [off, seg.end):
@@ -297,7 +309,10 @@ func (s *Store) HashAssembly(_ context.Context, id string) (string, int64, error
 			break
 		}
 	}
-	if l.sum != "" && l.off == fi.Size() { // chained parts, each checked, are the whole
+	if l.sum != "" && l.off != fi.Size() { // the file is not the size the chain ended at
+		l.rewind(l.off - 1)
+	}
+	if l.sum != "" { // chained parts, each checked, are the whole
 		sum := l.sum
 		l.hashed = fi
 		l.mu.Unlock()
