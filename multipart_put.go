@@ -52,7 +52,11 @@ func (s *FileService) putPart(ctx context.Context, f *os.File, u partURL, n int,
 		if err := CheckResponse(resp); err != nil {
 			return err
 		}
-		return confirmChecksum(resp, d.parts[n-1])
+		if err := confirmChecksum(resp, d.parts[n-1]); err != nil {
+			return err
+		}
+		body.sent()
+		return nil
 	})
 	if err != nil {
 		body.undo()

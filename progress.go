@@ -1,7 +1,7 @@
 package perseus
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,7 +66,8 @@ func (t *tracker) finish(err error) {
 // advance (a ticker calls it while the request runs, see watch). When the
 // attempt fails, undo takes its bytes back from the count.
 type fileBody struct {
-	f          *os.File
+	f          *os.File // nil when f could not be opened again: then sec
+	sec        *io.SectionReader
 	start, end int64
 	t          *tracker
 	mu         sync.Mutex
@@ -74,30 +75,56 @@ type fileBody struct {
 	dead       bool
 }
 
-// openBody opens size bytes of f from off as a request body. It reopens
-// f by name, for an offset of its own, and refuses a file that was
-// replaced meanwhile.
+// openBody opens size bytes of f from off as a request body, through a
+// descriptor of its own (an offset of its own) onto the same file: on
+// Linux /proc/self/fd, which works even if the file was renamed or
+// removed meanwhile, elsewhere the name, refusing another file found
+// there. When neither works it reads f through a SectionReader, without
+// sendfile.
 func openBody(f *os.File, off, size int64, t *tracker) (*fileBody, error) {
-	g, err := os.Open(f.Name())
-	if err != nil {
-		return nil, err
-	}
-	was, err1 := f.Stat()
-	now, err2 := g.Stat()
-	if err = cmp.Or(err1, err2); err == nil && !os.SameFile(was, now) {
-		err = fmt.Errorf("perseus: %s was replaced while being uploaded", f.Name())
-	}
+	b := &fileBody{start: off, end: off + size, t: t}
+	g, err := reopen(f)
 	if err == nil {
-		_, err = g.Seek(off, io.SeekStart)
+		if _, err = g.Seek(off, io.SeekStart); err != nil {
+			g.Close()
+			return nil, err
+		}
+		b.f = g
+		return b, nil
 	}
+	b.sec = io.NewSectionReader(f, off, size)
+	return b, nil
+}
+
+// reopen opens the file of f again, as a new open file description.
+func reopen(f *os.File) (*os.File, error) {
+	was, err := f.Stat()
 	if err != nil {
-		g.Close()
 		return nil, err
 	}
-	return &fileBody{f: g, start: off, end: off + size, t: t}, nil
+	var errs []error
+	for _, name := range []string{fmt.Sprintf("/proc/self/fd/%d", f.Fd()), f.Name()} {
+		g, err := os.Open(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if now, err := g.Stat(); err == nil && os.SameFile(was, now) {
+			return g, nil
+		}
+		g.Close()
+		errs = append(errs, fmt.Errorf("%s is not the file being uploaded", name))
+	}
+	return nil, errors.Join(errs...)
 }
 
 func (b *fileBody) Read(p []byte) (int, error) {
+	if b.f == nil {
+		n, err := b.sec.Read(p)
+		pos, _ := b.sec.Seek(0, io.SeekCurrent)
+		b.countTo(pos)
+		return n, err
+	}
 	defer b.update()
 	pos, err := b.f.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -114,27 +141,46 @@ func (b *fileBody) Read(p []byte) (int, error) {
 }
 
 // SyscallConn lets the transport's sendfile use the body's descriptor.
-func (b *fileBody) SyscallConn() (syscall.RawConn, error) { return b.f.SyscallConn() }
+func (b *fileBody) SyscallConn() (syscall.RawConn, error) {
+	if b.f == nil {
+		return nil, errors.New("perseus: no descriptor of its own") // the transport copies instead
+	}
+	return b.f.SyscallConn()
+}
 
 // Close is the transport's, once the body is sent or given up.
 func (b *fileBody) Close() error {
+	if b.f == nil {
+		return nil
+	}
 	b.update()
 	return b.f.Close()
 }
 
 // update counts what went since the last look: the offset's advance.
 func (b *fileBody) update() {
-	pos, err := b.f.Seek(0, io.SeekCurrent)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dead || err != nil {
+	if b.f == nil {
 		return
 	}
-	if d := min(pos, b.end) - b.start - b.counted; d > 0 {
-		b.counted += d
-		b.t.add(d)
+	if pos, err := b.f.Seek(0, io.SeekCurrent); err == nil {
+		b.countTo(min(pos, b.end) - b.start)
 	}
 }
+
+// countTo raises the count of this attempt's bytes sent to n, unless the
+// attempt is over.
+func (b *fileBody) countTo(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.dead && n > b.counted {
+		b.t.add(n - b.counted)
+		b.counted = n
+	}
+}
+
+// sent counts the whole body as sent: the store took it. The transport
+// may close the body (the last look at the offset) only after the answer.
+func (b *fileBody) sent() { b.countTo(b.end - b.start) }
 
 // watch calls update every 200 ms until stop is called: progress while
 // sendfile runs.

@@ -202,6 +202,7 @@ func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, siz
 		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&f) == nil && f.ID != "" {
 			out = &f
 		}
+		body.sent()
 		return nil
 	})
 	if err != nil {
