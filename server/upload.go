@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -68,9 +67,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 		return rec, ErrUnavailable
 	}
 	h := sha256.New()
-	buf := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(bw, h), http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize), *buf)
-	copyBufs.Put(buf)
+	n, err := copyHashing(bw, http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize), h)
 	if err != nil {
 		bw.Abort()
 		var maxErr *http.MaxBytesError
@@ -101,8 +98,11 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 }
 
 // settleUploaded records rec uploaded once its n verified bytes are durable
-// under its content key. If the record went away meanwhile (deleted) or
-// cannot settle any more (abandoned by the sweeper), the bytes go too.
+// under its content key. If the record went away meanwhile (deleted by its
+// owner, or by the sweeper after PendingTTL without an upload) or would
+// not settle, the bytes go too: nothing is acknowledged for a record that
+// is not there, and content a failed delete leaves has no record, so the
+// sweeper removes it once older than OrphanGrace.
 func (s *Server) settleUploaded(ctx context.Context, rec meta.File, n int64) (meta.File, *Error) {
 	f, err := s.settle(ctx, rec, meta.StatusUploaded, n, "")
 	if err == nil {
@@ -112,7 +112,7 @@ func (s *Server) settleUploaded(ctx context.Context, rec meta.File, n int64) (me
 		s.cfg.Blobs.Delete(ctx, contentKey(rec.Tenant, rec.SourceHash, rec.ID))
 		s.removeMultipart(ctx, rec)
 		if errors.Is(err, meta.ErrNotFound) {
-			return rec, ErrFileGone
+			return rec, ErrFileGone.With("the file was deleted before its upload was recorded (by a DELETE, or by the server because it stayed pending longer than the server's pending TTL); the bytes were discarded: create the file again for a fresh upload URL")
 		}
 		return rec, ErrFileFailed
 	}
@@ -122,9 +122,8 @@ func (s *Server) settleUploaded(ctx context.Context, rec meta.File, n int64) (me
 
 // settle moves rec to status to, from pending or from failed, and wakes
 // waiters. A record another request already made uploaded (or made to) is
-// returned as it is. One the sweeper marked abandoned is about to be
-// deleted: it is ErrConflict, so that nothing is ever acknowledged uploaded
-// for a record on its way out.
+// returned as it is; one deleted meanwhile, by its owner or by the sweeper
+// (which deletes only what no settle has moved, see Sweep), is ErrNotFound.
 func (s *Server) settle(ctx context.Context, rec meta.File, to meta.Status, size int64, reason string) (meta.File, error) {
 	from := meta.StatusPending
 	for range 3 {
@@ -140,11 +139,8 @@ func (s *Server) settle(ctx context.Context, rec meta.File, to meta.Status, size
 		if err != nil {
 			return cur, err
 		}
-		switch {
-		case cur.Status == meta.StatusUploaded || cur.Status == to:
+		if cur.Status == meta.StatusUploaded || cur.Status == to {
 			return cur, nil
-		case cur.Reason == reasonAbandoned:
-			return cur, meta.ErrConflict
 		}
 		from = cur.Status
 	}

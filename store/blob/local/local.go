@@ -114,6 +114,27 @@ type writer struct {
 	f    *os.File
 	dst  string
 	done bool
+	wb   writeback
+}
+
+// writebackStep is how many bytes a writer lets accumulate before it starts
+// their writeback (startWriteback).
+const writebackStep = 8 << 20
+
+// writeback starts the writeback of a file being written front to back,
+// writebackStep bytes at a time.
+type writeback struct {
+	n, started int64 // bytes written; bytes whose writeback was started
+}
+
+// wrote counts n more bytes written to f from base on, starting their
+// writeback once enough have accumulated.
+func (wb *writeback) wrote(f *os.File, base int64, n int) {
+	wb.n += int64(n)
+	if wb.n-wb.started >= writebackStep {
+		startWriteback(f, base+wb.started, wb.n-wb.started)
+		wb.started = wb.n
+	}
 }
 
 // Create implements blob.Store.
@@ -129,7 +150,11 @@ func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
 	return &writer{s: s, f: f, dst: dst}, nil
 }
 
-func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.wb.wrote(w.f, 0, n)
+	return n, err
+}
 
 // Commit makes the bytes durable and visible: fsync, rename, fsync the directory.
 func (w *writer) Commit(context.Context) error {

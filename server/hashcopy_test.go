@@ -1,0 +1,78 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"testing/iotest"
+)
+
+func TestCopyHashingCopiesAndHashesTheSameBytes(t *testing.T) {
+	for _, size := range []int{0, 1, 256<<10 - 1, 256 << 10, 3<<20 + 17} {
+		data := randomBytes(size)
+		var dst bytes.Buffer
+		h := sha256.New()
+		// OneByteReader and HalfReader: reads of any length.
+		for _, src := range []io.Reader{bytes.NewReader(data), iotest.HalfReader(bytes.NewReader(data))} {
+			dst.Reset()
+			h.Reset()
+			n, err := copyHashing(&dst, src, h)
+			if err != nil || n != int64(size) || !bytes.Equal(dst.Bytes(), data) {
+				t.Fatalf("size %d: copied %d, %v; equal %v", size, n, err, bytes.Equal(dst.Bytes(), data))
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Fatalf("size %d: the hash is not of the bytes copied", size)
+			}
+		}
+	}
+}
+
+func TestCopyHashingReturnsTheFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	data := randomBytes(1 << 20)
+	src := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom))
+	if n, err := copyHashing(io.Discard, src, sha256.New()); !errors.Is(err, boom) || n != int64(len(data)) {
+		t.Fatalf("read error: %d, %v; want %d, boom", n, err, len(data))
+	}
+	if _, err := copyHashing(failingWriter{boom}, bytes.NewReader(data), sha256.New()); !errors.Is(err, boom) {
+		t.Fatalf("write error: %v, want boom", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// BenchmarkReceiveHashing compares hashing beside the copy (copyHashing)
+// with hashing in line (io.MultiWriter), into a real file as the local
+// store writes one.
+func BenchmarkReceiveHashing(b *testing.B) {
+	data := randomBytes(64 << 20)
+	for _, tc := range []struct {
+		name string
+		copy func(dst io.Writer, src io.Reader) (int64, error)
+	}{
+		{"MultiWriter", func(dst io.Writer, src io.Reader) (int64, error) {
+			return io.CopyBuffer(io.MultiWriter(dst, sha256.New()), src, make([]byte, 256<<10))
+		}},
+		{"copyHashing", func(dst io.Writer, src io.Reader) (int64, error) { return copyHashing(dst, src, sha256.New()) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, err := os.CreateTemp(b.TempDir(), "recv")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				f.Seek(0, io.SeekStart)
+				if _, err := tc.copy(f, bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
