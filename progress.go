@@ -125,8 +125,7 @@ func (b *fileBody) Read(p []byte) (int, error) {
 		b.countTo(pos)
 		return n, err
 	}
-	defer b.update()
-	pos, err := b.f.Seek(0, io.SeekCurrent)
+	pos, err := b.f.Seek(0, io.SeekCurrent) // where sendfile, or the last Read, left it
 	if err != nil {
 		return 0, err
 	}
@@ -134,6 +133,7 @@ func (b *fileBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := b.f.Read(p[:min(int64(len(p)), b.end-pos)])
+	b.countTo(pos + int64(n) - b.start)
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF // the file is shorter than it was
 	}
