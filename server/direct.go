@@ -175,47 +175,14 @@ func (s *Server) hashObject(ctx context.Context, key string) (string, int64, err
 	return hashStream(r)
 }
 
-// hashStream returns the hex SHA-256 of what r yields, and its length. A
-// goroutine reads ahead into a few buffers while this one hashes, so that
-// reading (an S3 object, over the network) and hashing overlap: for 1 GiB
-// from versitygw here, 0.68 s instead of 0.85 s one after the other.
+// hashStream returns the hex SHA-256 of what r yields, and its length.
+// Reading (an S3 object, over the network) and hashing overlap
+// (copyHashing): for 1 GiB from versitygw here, 0.68 s instead of 0.85 s
+// one after the other.
 func hashStream(r io.Reader) (string, int64, error) {
-	const ahead = 4
-	type chunk struct {
-		buf *[]byte
-		n   int
-		err error
-	}
-	free, full := make(chan *[]byte, ahead), make(chan chunk, ahead)
-	for range ahead {
-		free <- copyBufs.Get().(*[]byte)
-	}
-	go func() {
-		defer close(full)
-		for {
-			b := <-free
-			n, err := io.ReadFull(r, *b)
-			full <- chunk{b, n, err}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	h := sha256.New()
-	var total int64
-	var err error
-	for c := range full {
-		h.Write((*c.buf)[:c.n])
-		total += int64(c.n)
-		if c.err != io.EOF && c.err != io.ErrUnexpectedEOF {
-			err = c.err
-		}
-		free <- c.buf
-	}
-	for range ahead {
-		copyBufs.Put(<-free)
-	}
-	return hex.EncodeToString(h.Sum(nil)), total, err
+	n, err := copyHashing(io.Discard, r, h)
+	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
 func (s *Server) copyObject(ctx context.Context, src, dst string) error {

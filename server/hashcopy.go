@@ -11,11 +11,17 @@ import (
 // one after the other. It returns the bytes copied and the first error of
 // src (io.EOF excepted) or dst; h has then taken exactly those bytes.
 func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
-	const nbufs, bufSize = 4, 256 << 10
+	const nbufs = 4
 	free, full := make(chan []byte, nbufs), make(chan []byte, nbufs)
 	for range nbufs {
-		free <- make([]byte, bufSize)
+		free <- *copyBufs.Get().(*[]byte)
 	}
+	defer func() {
+		for range nbufs {
+			b := <-free
+			copyBufs.Put(&b)
+		}
+	}()
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
@@ -33,14 +39,17 @@ func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			err = io.EOF
 		}
-		if m > 0 {
-			if _, werr := dst.Write(b[:m]); werr != nil {
-				err = werr
-				break
-			}
-			n += int64(m)
-			full <- b[:m]
+		if m == 0 {
+			free <- b
+			continue
 		}
+		if _, werr := dst.Write(b[:m]); werr != nil {
+			free <- b
+			err = werr
+			break
+		}
+		n += int64(m)
+		full <- b[:m]
 	}
 	close(full)
 	<-hashed
