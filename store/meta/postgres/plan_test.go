@@ -15,8 +15,16 @@ import (
 // TestLookupsOfATenantTheStatisticsHaveNotSeenTakeTheirKeys: on a table
 // analyzed while it held one tenant's files, the files of another tenant
 // are still found through (tenant, source_hash) and the primary key, not
-// by walking that tenant's list index (migration 0003).
+// by walking that tenant's list index (migration 0003); also on a database
+// that had collected statistics for tenant before the migration.
 func TestLookupsOfATenantTheStatisticsHaveNotSeenTakeTheirKeys(t *testing.T) {
+	for _, upgraded := range []bool{false, true} {
+		name := map[bool]string{false: "new", true: "upgraded"}[upgraded]
+		t.Run(name, func(t *testing.T) { testLookupPlans(t, name, upgraded) })
+	}
+}
+
+func testLookupPlans(t *testing.T, name string, upgraded bool) {
 	base := testenv.PostgresURL(t)
 	ctx := context.Background()
 	admin, err := pgxpool.New(ctx, base)
@@ -24,7 +32,7 @@ func TestLookupsOfATenantTheStatisticsHaveNotSeenTakeTheirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	schema := "plan_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))[:20]
+	schema := "plan_test_" + name
 	if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
@@ -38,19 +46,33 @@ func TestLookupsOfATenantTheStatisticsHaveNotSeenTakeTheirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-
-	fill := func(tenant string, n int) {
+	exec := func(sql string, args ...any) {
 		t.Helper()
-		if _, err := s.pool.Exec(ctx, `INSERT INTO files SELECT $1||g, $1, 'n', md5($1||g)||md5(g::text), 'pending', 0, '', now(), now()
-FROM generate_series(1, $2::int) g`, tenant, n); err != nil {
-			t.Fatal(err)
+		if _, err := s.pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
 		}
 	}
+	fill := func(tenant string, n int) {
+		t.Helper()
+		exec(`INSERT INTO files SELECT $1||g, $1, 'n', md5($1||g)||md5(g::text), 'pending', 0, '', now(), now()
+FROM generate_series(1, $2::int) g`, tenant, n)
+	}
+	if upgraded { // as before migration 0003: statistics for tenant, collected
+		exec("ALTER TABLE files ALTER COLUMN tenant SET STATISTICS -1")
+	}
 	fill("old", 20000)
-	if _, err := s.pool.Exec(ctx, "ANALYZE files"); err != nil {
-		t.Fatal(err)
+	exec("ANALYZE files")
+	if upgraded { // then the migration runs
+		m, err := migrations.ReadFile("migrations/0003_tenant_statistics.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(m))
 	}
 	fill("new", 5000)
+	if upgraded {
+		exec("ANALYZE files")
+	}
 
 	plan := func(sql string, args ...any) string {
 		t.Helper()

@@ -70,9 +70,9 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 // the URL says (pool_max_conns): 4 per CPU this process may use, at least
 // 16 and at most 32. pgx's own default, max(4, CPUs), leaves requests
 // queueing for a connection while others are in round trips; in bench row
-// 6 (32 clients, 2 CPUs) 16 connections gave 5–15 % more requests per
-// second than 4 in interleaved runs. The cap keeps a few replicas within
-// PostgreSQL's default max_connections (100).
+// 6 (32 clients, 2 CPUs) 16 connections gave about 7 % more requests per
+// second than 4 on a table already in use (interleaved runs). The cap
+// keeps a few replicas within PostgreSQL's default max_connections (100).
 func defaultMaxConns() int32 { return int32(min(max(16, 4*runtime.GOMAXPROCS(0)), 32)) }
 
 const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`

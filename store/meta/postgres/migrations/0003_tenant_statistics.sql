@@ -7,4 +7,9 @@
 -- it: Find took 5 to 22 ms instead of 0.03 ms on a new table. Without
 -- statistics the planner assumes a modest share of the rows per tenant,
 -- and every query takes its key.
+--
+-- Statistics already collected would stay (ANALYZE no longer touches the
+-- column): changing the column's type, to the type it has, drops them
+-- without rewriting the table.
+ALTER TABLE files ALTER COLUMN tenant TYPE text;
 ALTER TABLE files ALTER COLUMN tenant SET STATISTICS 0;
