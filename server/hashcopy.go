@@ -1,27 +1,36 @@
 package server
 
 import (
+	"errors"
 	"hash"
 	"io"
 )
 
+// errWrite wraps an error of copyHashing's destination, so that a caller
+// can tell the store failing from the body ending early.
+type errWrite struct{ err error }
+
+func (e errWrite) Error() string { return "write: " + e.err.Error() }
+func (e errWrite) Unwrap() error { return e.err }
+
+// storeFailed reports whether err, from copyHashing, is its destination's.
+func storeFailed(err error) bool {
+	var we errWrite
+	return errors.As(err, &we)
+}
+
 // copyHashing copies src to dst and writes the same bytes to h, the hash
 // on a goroutine of its own: on two cores, hashing one buffer overlaps
 // receiving and storing the next, where io.MultiWriter would do the three
-// one after the other. It returns the bytes copied and the first error of
-// src (io.EOF excepted) or dst; h has then taken exactly those bytes.
-func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
+// one after the other. It returns the bytes dst took and the first error
+// of src (io.EOF excepted) or of dst (wrapped: see storeFailed); h has
+// then taken exactly those bytes.
+func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (n int64, err error) {
 	const nbufs = 4
 	free, full := make(chan []byte, nbufs), make(chan []byte, nbufs)
 	for range nbufs {
 		free <- *copyBufs.Get().(*[]byte)
 	}
-	defer func() {
-		for range nbufs {
-			b := <-free
-			copyBufs.Put(&b)
-		}
-	}()
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
@@ -30,31 +39,38 @@ func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 			free <- b[:cap(b)]
 		}
 	}()
-	var n int64
-	var err error
-	for err == nil {
+	// On every way out, a panic of src or dst included: the hash ends, and
+	// the buffers that came back go back to the pool.
+	defer func() {
+		close(full)
+		<-hashed
+		for len(free) > 0 {
+			b := <-free
+			copyBufs.Put(&b)
+		}
+	}()
+	for {
 		b := <-free
-		var m int
-		m, err = io.ReadFull(src, b)
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = io.EOF
-		}
-		if m == 0 {
+		m, rerr := io.ReadFull(src, b)
+		if m > 0 {
+			wn, werr := dst.Write(b[:m])
+			if werr == nil && wn != m {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				free <- b
+				return n, errWrite{werr}
+			}
+			n += int64(m)
+			full <- b[:m]
+		} else {
 			free <- b
-			continue
 		}
-		if _, werr := dst.Write(b[:m]); werr != nil {
-			free <- b
-			err = werr
-			break
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
 		}
-		n += int64(m)
-		full <- b[:m]
 	}
-	close(full)
-	<-hashed
-	if err == io.EOF {
-		err = nil
-	}
-	return n, err
 }

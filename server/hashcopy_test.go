@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestCopyHashingCopiesAndHashesTheSameBytes(t *testing.T) {
@@ -15,7 +16,7 @@ func TestCopyHashingCopiesAndHashesTheSameBytes(t *testing.T) {
 		data := randomBytes(size)
 		var dst bytes.Buffer
 		h := sha256.New()
-		// OneByteReader and HalfReader: reads of any length.
+		// Whole reads, and reads of half what was asked.
 		for _, src := range []io.Reader{bytes.NewReader(data), iotest.HalfReader(bytes.NewReader(data))} {
 			dst.Reset()
 			h.Reset()
@@ -37,14 +38,46 @@ func TestCopyHashingReturnsTheFirstError(t *testing.T) {
 	if n, err := copyHashing(io.Discard, src, sha256.New()); !errors.Is(err, boom) || n != int64(len(data)) {
 		t.Fatalf("read error: %d, %v; want %d, boom", n, err, len(data))
 	}
-	if _, err := copyHashing(failingWriter{boom}, bytes.NewReader(data), sha256.New()); !errors.Is(err, boom) {
-		t.Fatalf("write error: %v, want boom", err)
+	if n, err := copyHashing(failingWriter{boom}, bytes.NewReader(data), sha256.New()); !errors.Is(err, boom) || !storeFailed(err) || n != 0 {
+		t.Fatalf("write error: %d, %v; want 0, boom, the store's", n, err)
+	}
+	if _, err := copyHashing(io.Discard, src, sha256.New()); storeFailed(err) {
+		t.Fatal("a read error taken for the store's")
+	}
+	if n, err := copyHashing(shortWriter{}, bytes.NewReader(data), sha256.New()); !errors.Is(err, io.ErrShortWrite) || !storeFailed(err) || n != 0 {
+		t.Fatalf("short write: %d, %v; want 0, io.ErrShortWrite", n, err)
+	}
+}
+
+// TestCopyHashingSurvivesAPanickingWriter: the panic reaches the caller
+// and nothing waits forever.
+func TestCopyHashingSurvivesAPanickingWriter(t *testing.T) {
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		copyHashing(panicWriter{}, bytes.NewReader(randomBytes(3<<20)), sha256.New())
+	}()
+	select {
+	case p := <-done:
+		if p == nil {
+			t.Fatal("the panic did not reach the caller")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("copyHashing hangs after its writer panicked")
 	}
 }
 
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+type shortWriter struct{}
+
+func (shortWriter) Write(b []byte) (int, error) { return len(b) / 2, nil }
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("boom") }
 
 // BenchmarkReceiveHashing compares hashing beside the copy (copyHashing)
 // with hashing in line (io.MultiWriter), into a real file as the local
@@ -56,7 +89,7 @@ func BenchmarkReceiveHashing(b *testing.B) {
 		copy func(dst io.Writer, src io.Reader) (int64, error)
 	}{
 		{"MultiWriter", func(dst io.Writer, src io.Reader) (int64, error) {
-			return io.CopyBuffer(io.MultiWriter(dst, sha256.New()), src, make([]byte, 256<<10))
+			return io.CopyBuffer(io.MultiWriter(dst, sha256.New()), src, make([]byte, 1<<20)) // as receive did
 		}},
 		{"copyHashing", func(dst io.Writer, src io.Reader) (int64, error) { return copyHashing(dst, src, sha256.New()) }},
 	} {

@@ -88,15 +88,36 @@ func (f *faultyMeta) Ping(ctx context.Context) error {
 // faultyBlobs is the real local store, failing writes and pings while down is set.
 type faultyBlobs struct {
 	blob.Store
-	down   atomic.Bool
-	hashed func() // when set, called after each HashAssembly
+	down       atomic.Bool
+	writesFail atomic.Bool // writers made while set fail after 1 MiB
+	hashed     func()      // when set, called after each HashAssembly
 }
 
 func (f *faultyBlobs) Create(ctx context.Context, key string) (blob.Writer, error) {
 	if f.down.Load() {
 		return nil, errDown
 	}
-	return f.Store.Create(ctx, key)
+	w, err := f.Store.Create(ctx, key)
+	if err == nil && f.writesFail.Load() {
+		w = &failingBlobWriter{Writer: w, left: 1 << 20}
+	}
+	return w, err
+}
+
+// failingBlobWriter fails once it has taken left bytes, as a full disk does.
+type failingBlobWriter struct {
+	blob.Writer
+	left int
+}
+
+func (w *failingBlobWriter) Write(b []byte) (int, error) {
+	if len(b) > w.left {
+		n, _ := w.Writer.Write(b[:w.left])
+		w.left = 0
+		return n, errDown
+	}
+	w.left -= len(b)
+	return w.Writer.Write(b)
 }
 
 func (f *faultyBlobs) Ping(ctx context.Context) error {
@@ -208,5 +229,25 @@ func TestStoreOutageAnswers503AndLosesNothing(t *testing.T) {
 	}
 	if r := e.call("DELETE", "/api/v0/file/"+done.ID, keyA, nil); r.status != http.StatusNoContent {
 		t.Errorf("delete after the outage: %d %s", r.status, r.body)
+	}
+}
+
+// TestStoreWriteFailingMidUploadAnswers503: a store that fails while the
+// bytes come in is the server's trouble, not the client's: 503 with a
+// message, nothing kept, the file still pending for another try.
+func TestStoreWriteFailingMidUploadAnswers503(t *testing.T) {
+	e := newEnv(t)
+	content := randomBytes(3 << 20)
+	c := e.create(keyA, "big.bin", content)
+	e.blobs.writesFail.Store(true)
+	if r := e.put(c.UploadURL, content); r.status != http.StatusServiceUnavailable || r.Message == "" {
+		t.Fatalf("PUT while the store fails: %d %q, want 503 with a message", r.status, r.Message)
+	}
+	if len(e.storedFiles()) != 0 {
+		t.Fatal("bytes were kept")
+	}
+	e.blobs.writesFail.Store(false)
+	if r := e.put(c.UploadURL, content); r.status != http.StatusOK || r.Status != "uploaded" {
+		t.Fatalf("PUT again: %d %+v", r.status, r)
 	}
 }

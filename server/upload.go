@@ -71,8 +71,13 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 	if err != nil {
 		bw.Abort()
 		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
+		switch {
+		case errors.As(err, &maxErr):
 			return rec, ErrTooLarge.With("the body is larger than the %d bytes this server accepts; nothing was kept", s.cfg.MaxFileSize)
+		case storeFailed(err):
+			s.obs.blobError("write")
+			s.cfg.Logger.ErrorContext(ctx, "blob write", "id", rec.ID, "err", err)
+			return rec, ErrUnavailable.With("could not store the bytes; nothing was kept, send them again")
 		}
 		return rec, ErrIncomplete.With("the upload was cut off after %d bytes (%v); nothing was kept, send it again", n, err)
 	}
