@@ -74,7 +74,7 @@ func sealed(f *os.File) (bool, error) {
 // lock on the data file from start to end, so that HashAssembly, which
 // takes it exclusively, knows when no part is being written, in this
 // process or another sharing the directory.
-func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob.Part) (blob.Writer, error) {
+func (s *Store) CreatePart(ctx context.Context, id string, size, off int64, p blob.Part) (blob.Writer, error) {
 	dir, err := s.assemblyDir(id)
 	if err != nil {
 		return nil, err
@@ -111,11 +111,12 @@ func (s *Store) CreatePart(_ context.Context, id string, size, off int64, p blob
 	// A chained part's check can stand for its region's bytes only if no
 	// other writer touched the region while this one wrote it: such a
 	// writer takes the part's lock exclusively, if it can, and holds it to
-	// the end (writers of the part in any process wait meanwhile).
+	// the end (writers of the part in any process wait meanwhile, as long
+	// as their context lasts).
 	excl := false
 	if err == nil {
 		if excl = p.From != "" && alone(lock); !excl {
-			err = lockShared(lock)
+			err = lockSharedWait(ctx, lock)
 		}
 	}
 	if err == nil {

@@ -239,3 +239,35 @@ func TestChainedPartsAreNotReadAgain(t *testing.T) {
 		t.Fatalf("HashAssembly = %s, %d, %v; want the chain's %s without a read", got, n, err, sumOf(data))
 	}
 }
+
+// TestWriterOfAPartBeingChainedWaitsOnlyAsLongAsItsContext: a chained
+// writer holds its part to itself; another writer of the part waits for
+// it, but gives up when its request does.
+func TestWriterOfAPartBeingChainedWaitsOnlyAsLongAsItsContext(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*64<<10)
+	rand.Read(data)
+	h := sha256.New()
+	h.Write(data[:64<<10])
+	to, _ := sha256chain.Value(h)
+	first, err := s.CreatePart(context.Background(), "w", int64(len(data)), 0,
+		blob.Part{Number: 1, Size: 64 << 10, From: sha256chain.IV, SHA256: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Abort()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	second, err := s.CreatePart(ctx, "w", int64(len(data)), 0, blob.Part{Number: 1, Size: 64 << 10, SHA256: sumOf(data[:64<<10])})
+	if err == nil {
+		second.Abort()
+		t.Fatal("a second writer of the part began while the chained one held it")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the second writer gave up after %v, not when its context ended", d)
+	}
+}

@@ -3,6 +3,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
@@ -16,6 +17,22 @@ func lockShared(f *os.File) error {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
 		if !errors.Is(err, syscall.EINTR) {
 			return err
+		}
+	}
+}
+
+// lockSharedWait is lockShared giving up when ctx ends: the exclusive
+// holder may be a writer of a part whose client stalled.
+func lockSharedWait(ctx context.Context, f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == nil || (!errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -38,8 +55,11 @@ func lockExclusive(f *os.File, wait time.Duration) error {
 	}
 }
 
-// alone trades the shared lock held on f for an exclusive one, if no one
-// else holds it, and reports whether it could.
+// alone takes an exclusive lock on f, trading any shared one this
+// descriptor holds, if no one else holds a lock on it, and reports whether
+// it could. When it cannot, a shared lock this descriptor held may be gone
+// (flock converts by unlocking first): call it on a fresh descriptor, or
+// on one about to be closed.
 func alone(f *os.File) bool {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
