@@ -179,6 +179,10 @@ func hashChained(ctx context.Context, path string, partSize int64) (digest, erro
 		return digest{}, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return digest{}, err
+	}
 	d := digest{partSize: partSize}
 	h := sha256.New()
 	buf := make([]byte, 512<<10)
@@ -214,8 +218,8 @@ func hashChained(ctx context.Context, path string, partSize int64) (digest, erro
 		}
 	}
 	d.hash = hex.EncodeToString(h.Sum(nil))
-	if len(d.parts) == 0 || int64(len(d.parts)) != (d.size+partSize-1)/partSize || len(d.from) != len(d.parts) {
-		return digest{}, fmt.Errorf("perseus: hash %s: it changed size while being read", path)
+	if d.size != fi.Size() || d.size == 0 {
+		return digest{}, fmt.Errorf("perseus: hash %s: %d bytes read, %d when opened: it changed while being read", path, d.size, fi.Size())
 	}
 	d.parts[len(d.parts)-1] = d.hash
 	return d, nil

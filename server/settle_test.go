@@ -191,11 +191,9 @@ func TestSweepSparesARecordThatMovedAfterItWasListed(t *testing.T) {
 				e.t.Fatalf("create again = %d %s", again.status, again.body)
 			}
 		}, meta.StatusPending},
-		{"touched by a multipart upload", func(e *testEnv, c apiResp, _ []byte) {
-			// What touch does on every multipart start and part URLs.
-			if _, err := e.meta.Transition(context.Background(), c.Rec.ID, meta.Update{From: meta.StatusPending, To: meta.StatusPending}); err != nil {
-				e.t.Fatal(err)
-			}
+		{"touched by a multipart upload", func(e *testEnv, c apiResp, content []byte) {
+			// Starting a multipart upload touches the record (Server.touch).
+			newMP(e.t.(*testing.T), e.url).start(c.Rec.ID, int64(len(content)), int64(len(content)))
 		}, meta.StatusPending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
