@@ -1,6 +1,7 @@
 package perseus
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -185,37 +186,33 @@ func hashChained(ctx context.Context, path string, partSize int64) (digest, erro
 	}
 	d := digest{partSize: partSize}
 	h := sha256.New()
-	buf := make([]byte, 512<<10)
-	for in := int64(0); ; {
-		if err := ctx.Err(); err != nil {
+	var in int64 // bytes of the current part hashed
+	var verr error
+	_, err = readAhead(ctx, f, func(b []byte) {
+		for len(b) > 0 && verr == nil {
+			if in == 0 { // a part begins
+				var v string
+				v, verr = sha256chain.Value(h)
+				d.from = append(d.from, v)
+			}
+			c := min(int64(len(b)), partSize-in)
+			h.Write(b[:c])
+			b, in, d.size = b[c:], in+c, d.size+c
+			if in == partSize { // it ends
+				var v string
+				v, verr = sha256chain.Value(h)
+				d.parts, in = append(d.parts, v), 0
+			}
+		}
+	})
+	if err = cmp.Or(err, verr); err != nil {
+		if err == ctx.Err() {
 			return digest{}, err
 		}
-		n, rerr := io.ReadFull(f, buf[:min(int64(len(buf)), partSize-in)])
-		if in == 0 && n > 0 { // a part begins
-			v, err := sha256chain.Value(h)
-			if err != nil {
-				return digest{}, fmt.Errorf("perseus: hash %s: %w", path, err)
-			}
-			d.from = append(d.from, v)
-		}
-		h.Write(buf[:n])
-		d.size, in = d.size+int64(n), in+int64(n)
-		if in == partSize { // it ends
-			v, err := sha256chain.Value(h)
-			if err != nil {
-				return digest{}, fmt.Errorf("perseus: hash %s: %w", path, err)
-			}
-			d.parts, in = append(d.parts, v), 0
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			if in > 0 {
-				d.parts = append(d.parts, "") // the last part's: the whole's hash, below
-			}
-			break
-		}
-		if rerr != nil {
-			return digest{}, fmt.Errorf("perseus: hash %s: %w", path, rerr)
-		}
+		return digest{}, fmt.Errorf("perseus: hash %s: %w", path, err)
+	}
+	if in > 0 {
+		d.parts = append(d.parts, "") // the last part's: the whole's hash, below
 	}
 	d.hash = hex.EncodeToString(h.Sum(nil))
 	if d.size != fi.Size() || d.size == 0 {

@@ -65,7 +65,7 @@ func HashFile(path string) (string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	n, err := readAhead(context.Background(), f, func(b []byte) { h.Write(b) })
 	if err != nil {
 		return "", 0, fmt.Errorf("perseus: hash %s: %w", path, err)
 	}
