@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 )
@@ -25,29 +24,7 @@ func (s *FileService) putPart(ctx context.Context, f *os.File, u partURL, n int,
 	}
 	var body *fileBody
 	err := s.client.retry.do(ctx, func() (*http.Response, error) {
-		body.undo() // a new attempt: what the last one sent no longer counts
-		var err error
-		if body, err = openBody(f, int64(n-1)*d.partSize, size, tr); err != nil {
-			return nil, errors.Join(errNoRetry, err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.URL, body)
-		if err != nil {
-			body.Close()
-			return nil, errors.Join(errNoRetry, err)
-		}
-		req.ContentLength = size
-		for k, v := range u.Headers {
-			req.Header.Set(k, v)
-		}
-		req.Header.Set("User-Agent", s.client.userAgent)
-		stop := body.watch()
-		resp, err := s.client.http.Do(req)
-		stop()
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = redact(req.URL) // the query is a credential
-		}
-		return resp, err
+		return s.putSection(ctx, u.URL, u.Headers, f, int64(n-1)*d.partSize, size, tr, &body)
 	}, func(resp *http.Response) error {
 		if err := CheckResponse(resp); err != nil {
 			return err

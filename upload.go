@@ -160,36 +160,47 @@ func (s *FileService) existing(ctx context.Context, hash string) (*File, error) 
 	return nil, fmt.Errorf("perseus: the server said content %s exists, but find does not return it: %w", hash, ErrNotFound)
 }
 
+// putSection makes one attempt at PUTting size bytes of f from off to
+// target, with headers, through a body of its own that it leaves in *body
+// (the attempt before it takes back what it counted as sent).
+func (s *FileService) putSection(ctx context.Context, target string, headers map[string]string, f *os.File, off, size int64, tr *tracker, body **fileBody) (*http.Response, error) {
+	(*body).undo()
+	b, err := openBody(f, off, size, tr)
+	if err != nil {
+		return nil, errors.Join(errNoRetry, err)
+	}
+	*body = b
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, b)
+	if err != nil {
+		b.Close()
+		return nil, errors.Join(errNoRetry, err)
+	}
+	req.ContentLength = size
+	if size == 0 {
+		b.Close()
+		req.Body = http.NoBody
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", s.client.userAgent)
+	stop := b.watch()
+	resp, err := s.client.http.Do(req)
+	stop()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
+	}
+	return resp, err
+}
+
 // put sends size bytes of f to the upload URL, retrying what a retry can fix.
 // It returns the File the server answered with, if it answered with one.
 func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, size int64, tr *tracker) (*File, error) {
 	var out *File
 	var body *fileBody
 	err := s.client.retry.do(ctx, func() (*http.Response, error) {
-		body.undo() // a new attempt: what the last one sent no longer counts
-		var err error
-		if body, err = openBody(f, 0, size, tr); err != nil {
-			return nil, errors.Join(errNoRetry, err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, body)
-		if err != nil {
-			body.Close()
-			return nil, errors.Join(errNoRetry, err)
-		}
-		req.ContentLength = size
-		if size == 0 {
-			body.Close()
-			req.Body = http.NoBody
-		}
-		req.Header.Set("User-Agent", s.client.userAgent)
-		stop := body.watch()
-		resp, err := s.client.http.Do(req)
-		stop()
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
-		}
-		return resp, err
+		return s.putSection(ctx, uploadURL, nil, f, 0, size, tr, &body)
 	}, func(resp *http.Response) error {
 		if err := CheckResponse(resp); err != nil {
 			var ae *APIError
