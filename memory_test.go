@@ -11,11 +11,20 @@ import (
 	"github.com/perseus-go/perseus"
 )
 
-// TestUploadFile_inPartsAllocatesFarLessThanTheFile uploads 256 MiB in
-// parts to a real server in this process and measures what the process
+// TestUploadFile_allocatesFarLessThanTheFile uploads 256 MiB, in parts and
+// streamed, to a real server in this process and measures what the process
 // (client and server together) allocated meanwhile, and its peak heap:
 // holding the file, or a part per request, would show at once.
-func TestUploadFile_inPartsAllocatesFarLessThanTheFile(t *testing.T) {
+func TestUploadFile_allocatesFarLessThanTheFile(t *testing.T) {
+	t.Run("parts", func(t *testing.T) {
+		testUploadMemory(t, "PUT part", 32)
+	})
+	t.Run("stream", func(t *testing.T) {
+		testUploadMemory(t, "POST /api/v0/file/stream", 1, perseus.WithStream(true))
+	})
+}
+
+func testUploadMemory(t *testing.T, route string, requests int, opts ...perseus.UploadOption) {
 	if testing.Short() {
 		t.Skip("-short: skipping the 256 MiB upload")
 	}
@@ -54,19 +63,19 @@ func TestUploadFile_inPartsAllocatesFarLessThanTheFile(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	got, err := c.File.UploadFile(t.Context(), path, perseus.WithPartSize(8<<20), perseus.WithParallelParts(4))
+	got, err := c.File.UploadFile(t.Context(), path, append(opts, perseus.WithPartSize(8<<20), perseus.WithParallelParts(4))...)
 	runtime.ReadMemStats(&after)
 	close(stop)
 	<-sampled
 	if err != nil || got.Status != perseus.StatusUploaded || got.Size != size {
 		t.Fatalf("UploadFile = %+v, %v", got, err)
 	}
-	if e.count("PUT part") != 32 {
-		t.Errorf("%d part PUTs, want 32", e.count("PUT part"))
+	if e.count(route) != requests {
+		t.Errorf("%d %s requests, want %d", e.count(route), route, requests)
 	}
 	alloc := float64(after.TotalAlloc-before.TotalAlloc) / (1 << 20)
-	t.Logf("uploading %d MiB in 32 parts allocated %.1f MiB in all (client and server); peak heap in use %.1f MiB",
-		size>>20, alloc, float64(peak.Load())/(1<<20))
+	t.Logf("uploading %d MiB (%d %s) allocated %.1f MiB in all (client and server); peak heap in use %.1f MiB",
+		size>>20, requests, route, alloc, float64(peak.Load())/(1<<20))
 	if alloc > 64 || peak.Load() > 64<<20 {
 		t.Errorf("allocated %.1f MiB, peak heap %.1f MiB: the upload holds far more than a few buffers", alloc, float64(peak.Load())/(1<<20))
 	}

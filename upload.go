@@ -24,6 +24,7 @@ type uploadConfig struct {
 	parallel    int    // parts of one file sent at once
 	concurrency int    // files UploadFiles sends at once
 	batch       *batch // UploadFiles' totals, if this upload is one of them
+	stream      bool   // send new large files before hashing them (WithStream)
 }
 
 func newUploadConfig(opts []UploadOption) uploadConfig {
@@ -83,9 +84,16 @@ func HashFile(path string) (string, int64, error) {
 // once (WithParallelParts), when the server offers multipart uploads (see
 // Limits); each part is checked by the store against the SHA-256 computed
 // here. Uploading a file again after an interruption sends only the parts
-// the server does not hold yet.
+// the server does not hold yet. With WithStream(true), such a file goes
+// instead in one request before it is hashed, where the server offers that
+// and the caller has no uploaded file of its size: faster, not resumable.
 func (s *FileService) UploadFile(ctx context.Context, path string, opts ...UploadOption) (*File, error) {
 	cfg := newUploadConfig(append([]UploadOption{WithName(filepath.Base(path))}, opts...))
+	if fi, err := os.Stat(path); err == nil && s.streamable(ctx, fi, cfg) {
+		if f, ok, err := s.stream(ctx, path, cfg, newTracker(path, fi.Size(), cfg)); ok {
+			return f, err
+		}
+	}
 	d, err := s.digest(ctx, path, cfg)
 	if err != nil {
 		return nil, err

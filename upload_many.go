@@ -2,6 +2,7 @@ package perseus
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 )
@@ -34,6 +35,10 @@ func WithConcurrency(n int) UploadOption {
 // returned without sending anything. The rest are uploaded as UploadFile
 // does, a few at once (WithConcurrency), each content once even if several
 // paths hold it. Each file is named by its base name; WithName is ignored.
+// With WithStream(true), a file that UploadFile would stream and whose size
+// no other path has is not hashed first but streamed, which sends nothing
+// when the caller has a file of its size (it is then hashed and goes as
+// above).
 // WithProgress reports each file's bytes and, in BatchSent and BatchTotal,
 // the bytes of every file to send, with one last report per file (Done).
 func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...UploadOption) []UploadResult {
@@ -41,13 +46,16 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	cfg.batch = &batch{}
 	results := make([]UploadResult, len(paths))
 	digests := make([]digest, len(paths))
+	streams := s.streams(ctx, paths, cfg) // > 0: the size of a file tried by stream, not hashed here
 	forEach(len(paths), cfg.concurrency, func(i int) {
 		results[i].Path = paths[i]
 		if err := ctx.Err(); err != nil {
 			results[i].Err = err
 			return
 		}
-		digests[i], results[i].Err = s.digest(ctx, paths[i], cfg)
+		if streams[i] == 0 {
+			digests[i], results[i].Err = s.digest(ctx, paths[i], cfg)
+		}
 	})
 
 	known := s.uploaded(ctx, results, digests)
@@ -55,6 +63,9 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	var send []int
 	for i, d := range digests {
 		switch f := known[d.hash]; {
+		case streams[i] > 0:
+			send = append(send, i)
+			cfg.batch.total.Add(streams[i])
 		case results[i].Err != nil:
 		case f != nil:
 			results[i].File, results[i].Known = f, true
@@ -70,12 +81,8 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 		i := send[j]
 		fc := cfg
 		fc.name = filepath.Base(paths[i])
-		tr := newTracker(paths[i], digests[i].size, fc)
-		if err := ctx.Err(); err != nil {
-			results[i].Err = err
-		} else {
-			results[i].File, results[i].Err = s.uploadHashed(ctx, paths[i], digests[i], fc, tr)
-		}
+		tr := newTracker(paths[i], max(digests[i].size, streams[i]), fc)
+		results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
 		tr.finish(results[i].Err)
 	})
 	for i, d := range digests {
@@ -86,6 +93,47 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	return results
 }
 
+// streams returns, for each path, its size if UploadFiles streams it, or
+// 0: it streams what UploadFile would, but only a file whose size no other
+// of them has, lest copies of one new file all go at once.
+func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadConfig) []int64 {
+	out := make([]int64, len(paths))
+	if !cfg.stream {
+		return out
+	}
+	count := map[int64]int{}
+	for i, p := range paths {
+		if fi, err := os.Stat(p); err == nil && s.streamable(ctx, fi, cfg) {
+			out[i] = fi.Size()
+			count[out[i]]++
+		}
+	}
+	for i, n := range out {
+		if count[n] > 1 {
+			out[i] = 0
+		}
+	}
+	return out
+}
+
+// uploadOne sends one file of UploadFiles: by stream first if streamed,
+// else (or if the stream says so) hashed first.
+func (s *FileService) uploadOne(ctx context.Context, path string, d digest, streamed bool, cfg uploadConfig, tr *tracker) (*File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if streamed {
+		if f, ok, err := s.stream(ctx, path, cfg, tr); ok {
+			return f, err
+		}
+		var err error
+		if d, err = s.digest(ctx, path, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s.uploadHashed(ctx, path, d, cfg, tr)
+}
+
 // uploaded returns the uploaded files among those hashed, by hash. If the
 // server cannot answer, it returns what it has: each upload then learns of
 // content the server has from create's 409, still without sending it.
@@ -93,7 +141,7 @@ func (s *FileService) uploaded(ctx context.Context, results []UploadResult, dige
 	var hashes []string
 	seen := map[string]bool{}
 	for i, d := range digests {
-		if results[i].Err == nil && !seen[d.hash] {
+		if results[i].Err == nil && d.hash != "" && !seen[d.hash] { // "": to be streamed
 			seen[d.hash] = true
 			hashes = append(hashes, d.hash)
 		}

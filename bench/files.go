@@ -117,13 +117,18 @@ func goHashTime(path string) (time.Duration, string, error) {
 // or fails. It does not wrap the body, so that a file body still goes by
 // sendfile(2) as it does without the counter (every request of the SDK
 // has a Content-Length; one without would count as 0 and is counted
-// apart, in unsized).
+// apart, in unsized), unless read is set: then it also counts the bytes
+// the transport reads from each body but JSON (in read), at least those
+// it sent, and a request body the transport never sends (answered before
+// Expect: 100-continue let it go) counts 0.
 type counter struct {
 	rt       http.RoundTripper
 	body     atomic.Int64 // request body bytes, every request
 	putBody  atomic.Int64 // request body bytes of PUTs (content)
 	requests atomic.Int64
 	unsized  atomic.Int64 // requests with a body of unknown length
+	reading  atomic.Bool  // count what the transport reads from bodies
+	read     atomic.Int64 // body bytes the transport read, while reading
 }
 
 func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -137,8 +142,24 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 				c.putBody.Add(r.ContentLength)
 			}
 		}
+		if c.reading.Load() && r.Header.Get("Content-Type") != "application/json" {
+			r = r.Clone(r.Context())
+			r.Body = &countingBody{ReadCloser: r.Body, n: &c.read}
+		}
 	}
 	return c.rt.RoundTrip(r)
+}
+
+// countingBody counts what is read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
 
 // client returns an SDK client for url whose transport keeps conns idle

@@ -1,12 +1,18 @@
 package server
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+)
 
 // Where content lives in the blob store. Every key is derived here.
 //
 //	files/<tenant>/<sha[0:2]>/<sha>/<id>   content of one record: verified once the record is
 //	                                       uploaded; while it is pending, possibly the object of
 //	                                       a completed direct multipart upload (S3) being verified
+//	files/<tenant>/streamed/<id>           content of a record whose bytes came before its hash
+//	                                       (POST /api/v0/file/stream): its id says so (streamedID)
 //	staging/<tenant>/<id>/<nonce>          a direct (presigned) upload, not yet verified
 //	multipart/<tenant>/<id>/<uploadId>     empty: a direct multipart upload (S3) at the content
 //	                                       key, named by the uploadId clients see
@@ -23,8 +29,24 @@ import "fmt"
 // when no object is there yet, and its uploadId is gone once completed.
 
 func contentKey(tenant, hash, id string) string {
+	if streamed(id) {
+		return "files/" + tenant + "/streamed/" + id
+	}
 	return "files/" + tenant + "/" + hash[:2] + "/" + hash + "/" + id
 }
+
+// streamedID returns the id of a record whose content is stored before its
+// hash is known, so under a key of the id alone: a version 7 UUID (the ids
+// of every other record) with its version digit set to 8, which is how
+// contentKey tells the two apart. Both kinds sort by creation time.
+func streamedID() string {
+	u := uuid.Must(uuid.NewV7())
+	u[6] = u[6]&0x0f | 0x80
+	return u.String()
+}
+
+// streamed reports whether id was made by streamedID.
+func streamed(id string) bool { return len(id) == 36 && id[14] == '8' }
 
 const stagingPrefix = "staging/"
 

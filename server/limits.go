@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+
+	"github.com/perseus-go/perseus/store/blob"
 )
 
 // Limits is what GET /api/v0/limits answers: the bounds this server holds
@@ -17,6 +19,7 @@ type Limits struct {
 	Multipart           bool   `json:"multipart"`           // whether the multipart endpoints are served
 	PartChecksum        string `json:"partChecksum"`        // the checksum each part is held to: "sha256"
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
+	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
 }
 
 // partDefaults fills and checks the multipart bounds of a Config.
@@ -45,8 +48,17 @@ func (s *Server) limits() Limits {
 	return Limits{
 		MaxFileSize: s.cfg.MaxFileSize, MinPartSize: s.cfg.MinPartSize, MaxPartSize: s.cfg.MaxPartSize,
 		MaxParts: s.cfg.MaxParts, UploadURLTTLSeconds: int64(s.cfg.UploadURLTTL.Seconds()),
-		Multipart: true, PartChecksum: "sha256", ChainedParts: s.chainedParts(),
+		Multipart: true, PartChecksum: "sha256", ChainedParts: s.chainedParts(), StreamMaxSize: s.streamMax(),
 	}
+}
+
+// streamMax is the largest file handleStream takes: what the store writes
+// in one streamed request (blob.SizedCreator), or any file it takes.
+func (s *Server) streamMax() int64 {
+	if sc, ok := s.cfg.Blobs.(blob.SizedCreator); ok {
+		return min(s.cfg.MaxFileSize, sc.MaxSized())
+	}
+	return s.cfg.MaxFileSize
 }
 
 // chainedParts reports whether parts may be chained (partRef.From): only

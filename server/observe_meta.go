@@ -44,6 +44,11 @@ func (m observedMeta) Find(ctx context.Context, tenant string, ids, hashes []str
 	return fs, m.failed("find", err)
 }
 
+func (m observedMeta) HasSize(ctx context.Context, tenant string, size int64) (bool, error) {
+	ok, err := m.Store.HasSize(ctx, tenant, size)
+	return ok, m.failed("has_size", err)
+}
+
 func (m observedMeta) List(ctx context.Context, tenant string, q meta.ListQuery) ([]meta.File, error) {
 	fs, err := m.Store.List(ctx, tenant, q)
 	return fs, m.failed("list", err)

@@ -130,6 +130,26 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	s.do(t, "POST", "/api/v0/file/find", keyA, "application/json", bytes.Repeat([]byte(" "), maxJSONBody+1))
 	s.do(t, "POST", "/api/v0/file/find", keyA, "text/plain", []byte(`{}`))
 
+	// POST /api/v0/file/stream
+	const octets = "application/octet-stream"
+	streamed := bytes.Repeat([]byte("s"), 1000)
+	s.do(t, "POST", "/api/v0/file/stream?name=s.bin", keyA, octets, streamed)                        // 201
+	s.do(t, "POST", "/api/v0/file/stream?name=s.bin", keyA, octets, bytes.Repeat([]byte("t"), 1000)) // 409: that size
+	adopted := []byte("content a pending record waits for")
+	e.create(keyA, "adopt.bin", adopted)
+	s.do(t, "POST", "/api/v0/file/stream?name=a.bin", keyA, octets, adopted)           // 200: existing
+	s.do(t, "POST", "/api/v0/file/stream?name=a/b", keyA, octets, []byte("x"))         // 400
+	s.do(t, "POST", "/api/v0/file/stream?name=x", "", octets, []byte("x"))             // 401
+	s.do(t, "POST", "/api/v0/file/stream?name=x", keyA, octets, make([]byte, 1<<20+1)) // 413
+	{
+		req, _ := http.NewRequest("POST", e.url+"/api/v0/file/stream?name=x", io.MultiReader(strings.NewReader("x")))
+		req.ContentLength = -1
+		req.Header.Set("Authorization", "Bearer "+keyA)
+		if res, err := s.c.Do(req); err == nil { // 411
+			res.Body.Close()
+		}
+	}
+
 	// GET /api/v0/file (list)
 	e.create(keyA, "other.txt", []byte("another"))
 	s.do(t, "GET", "/api/v0/file?limit=1", keyA, "", nil)
@@ -171,6 +191,7 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	s.do(t, "GET", dl, keyA, "", nil)
 	s.do(t, "DELETE", "/api/v0/file/"+id, keyA, "", nil)
 	s.do(t, "PUT", pend.UploadURL, "", "", []byte("pending"))
+	s.do(t, "POST", "/api/v0/file/stream?name=x", keyA, octets, []byte("x"))
 	s.do(t, "GET", "/readyz", "", "", nil)
 	e.meta.down.Store(false)
 
@@ -216,6 +237,7 @@ var unreachableAnswers = map[string]string{
 	"HEAD /api/v0/file/{id}/content 503":                     "as above",
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 202": "only when a direct (S3) upload's verification outlasts the wait",
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 410": "only when the file is deleted while its parts are being assembled",
+	"POST /api/v0/file/stream 410":                           "only when the file is deleted between its record and its commit",
 }
 
 // putCutShort sends half of content to an upload URL that expects all of it

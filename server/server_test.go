@@ -83,6 +83,7 @@ type apiResp struct {
 	Rec       *File  `json:"file"`
 	UploadURL string `json:"uploadUrl"`
 	Files     []File `json:"files"`
+	Existing  bool   `json:"existing"`
 
 	status int
 	body   []byte

@@ -50,6 +50,13 @@ func (f *faultyMeta) Find(ctx context.Context, tenant string, ids, hashes []stri
 	return f.Store.Find(ctx, tenant, ids, hashes)
 }
 
+func (f *faultyMeta) HasSize(ctx context.Context, tenant string, size int64) (bool, error) {
+	if err := f.fail(); err != nil {
+		return false, err
+	}
+	return f.Store.HasSize(ctx, tenant, size)
+}
+
 func (f *faultyMeta) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
 	if err := f.fail(); err != nil {
 		return meta.File{}, err

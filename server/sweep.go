@@ -106,6 +106,8 @@ func recordID(key string) string {
 	switch {
 	case parts[0] == "files" && len(parts) == 5:
 		return parts[4]
+	case parts[0] == "files" && len(parts) == 4 && parts[2] == "streamed":
+		return parts[3]
 	case parts[0]+"/" == stagingPrefix && len(parts) >= 4:
 		return parts[2]
 	case parts[0]+"/" == multipartPrefix && len(parts) == 4:

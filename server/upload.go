@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
@@ -60,32 +61,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 // receive streams the body into the blob store and settles the record.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) (meta.File, *Error) {
 	ctx := r.Context()
-	bw, err := s.cfg.Blobs.Create(ctx, contentKey(rec.Tenant, rec.SourceHash, rec.ID))
-	if err != nil {
-		s.obs.blobError("create")
-		s.cfg.Logger.ErrorContext(ctx, "blob create", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable
+	bw, got, n, e := s.copyIn(w, r, contentKey(rec.Tenant, rec.SourceHash, rec.ID), rec.ID)
+	if e != nil {
+		return rec, e
 	}
-	h := sha256.New()
-	n, err := copyHashing(bw, http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize), h)
-	if err != nil {
-		bw.Abort()
-		var maxErr *http.MaxBytesError
-		switch {
-		case errors.As(err, &maxErr):
-			return rec, ErrTooLarge.With("the body is larger than the %d bytes this server accepts; nothing was kept", s.cfg.MaxFileSize)
-		case storeFailed(err):
-			s.obs.blobError("write")
-			s.cfg.Logger.ErrorContext(ctx, "blob write", "id", rec.ID, "err", err)
-			return rec, ErrUnavailable.With("could not store the bytes; nothing was kept, send them again")
-		}
-		return rec, ErrIncomplete.With("the upload was cut off after %d bytes (%v); nothing was kept, send it again", n, err)
-	}
-	if r.ContentLength >= 0 && n != r.ContentLength {
-		bw.Abort()
-		return rec, ErrIncomplete.With("received %d bytes but Content-Length said %d; nothing was kept", n, r.ContentLength)
-	}
-	got := hex.EncodeToString(h.Sum(nil))
 	if got != rec.SourceHash {
 		bw.Abort()
 		reason := "uploaded bytes hash to " + got + ", not to the declared sourceHash"
@@ -94,12 +73,61 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, rec meta.File) 
 		}
 		return rec, ErrHashMismatch.With("the %d uploaded bytes hash to %s, not to the file's sourceHash %s; the file is marked failed and the bytes were discarded", n, got, rec.SourceHash)
 	}
-	if err := bw.Commit(ctx); err != nil {
-		s.obs.blobError("commit")
-		s.cfg.Logger.ErrorContext(ctx, "blob commit", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable.With("could not store the bytes durably; nothing was kept, send them again")
+	if e := s.commit(ctx, bw, rec.ID); e != nil {
+		return rec, e
 	}
 	return s.settleUploaded(context.WithoutCancel(ctx), rec, n)
+}
+
+// copyIn streams the request body into a new object under key, hashing it
+// on the way, and returns the writer uncommitted with the hex SHA-256 and
+// the length of what it received: the caller commits or aborts. A body of
+// known length goes in one streamed request where the store has one
+// (blob.SizedCreator). id is for logs.
+func (s *Server) copyIn(w http.ResponseWriter, r *http.Request, key, id string) (blob.Writer, string, int64, *Error) {
+	ctx := r.Context()
+	var bw blob.Writer
+	var err error
+	if sc, ok := s.cfg.Blobs.(blob.SizedCreator); ok && r.ContentLength >= 0 && r.ContentLength <= sc.MaxSized() {
+		bw, err = sc.CreateSized(ctx, key, r.ContentLength)
+	} else {
+		bw, err = s.cfg.Blobs.Create(ctx, key)
+	}
+	if err != nil {
+		s.obs.blobError("create")
+		s.cfg.Logger.ErrorContext(ctx, "blob create", "id", id, "err", err)
+		return nil, "", 0, ErrUnavailable
+	}
+	h := sha256.New()
+	n, err := copyHashing(bw, http.MaxBytesReader(w, r.Body, s.cfg.MaxFileSize), h)
+	if err != nil {
+		bw.Abort()
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.As(err, &maxErr):
+			return nil, "", n, ErrTooLarge.With("the body is larger than the %d bytes this server accepts; nothing was kept", s.cfg.MaxFileSize)
+		case storeFailed(err):
+			s.obs.blobError("write")
+			s.cfg.Logger.ErrorContext(ctx, "blob write", "id", id, "err", err)
+			return nil, "", n, ErrUnavailable.With("could not store the bytes; nothing was kept, send them again")
+		}
+		return nil, "", n, ErrIncomplete.With("the upload was cut off after %d bytes (%v); nothing was kept, send it again", n, err)
+	}
+	if r.ContentLength >= 0 && n != r.ContentLength {
+		bw.Abort()
+		return nil, "", n, ErrIncomplete.With("received %d bytes but Content-Length said %d; nothing was kept", n, r.ContentLength)
+	}
+	return bw, hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// commit makes what bw received durable under its key.
+func (s *Server) commit(ctx context.Context, bw blob.Writer, id string) *Error {
+	if err := bw.Commit(ctx); err != nil {
+		s.obs.blobError("commit")
+		s.cfg.Logger.ErrorContext(ctx, "blob commit", "id", id, "err", err)
+		return ErrUnavailable.With("could not store the bytes durably; nothing was kept, send them again")
+	}
+	return nil
 }
 
 // settleUploaded records rec uploaded once its n verified bytes are durable

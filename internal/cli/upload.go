@@ -18,6 +18,7 @@ type uploadFlags struct {
 	wait        bool
 	concurrency int
 	parallel    int
+	stream      bool
 	partSize    string
 	partBytes   int64
 }
@@ -27,6 +28,7 @@ func (f *uploadFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.wait, "wait", false, "wait until each file is uploaded (or failed)")
 	fl.IntVar(&f.concurrency, "concurrency", 4, "files uploaded at once")
 	fl.IntVar(&f.parallel, "parallel-parts", perseus.DefaultParallelParts, "parts of one file sent at once")
+	fl.BoolVar(&f.stream, "stream", false, "send new files larger than a part before hashing them, where the server offers it: faster, but an interrupted upload starts over")
 	fl.StringVar(&f.partSize, "part-size", humanize.IBytes(perseus.DefaultPartSize), "`SIZE` of the parts larger files are sent in, e.g. 64MiB (the server's limits may raise it)")
 }
 
@@ -51,7 +53,7 @@ func (f *uploadFlags) check() error {
 func uploadAll(cmd *cobra.Command, c *perseus.Client, paths []string, f uploadFlags, out *printer) error {
 	ctx := cmd.Context()
 	opts := []perseus.UploadOption{perseus.WithConcurrency(f.concurrency),
-		perseus.WithParallelParts(f.parallel), perseus.WithPartSize(f.partBytes)}
+		perseus.WithParallelParts(f.parallel), perseus.WithPartSize(f.partBytes), perseus.WithStream(f.stream)}
 	bars := newProgressBars(cmd.ErrOrStderr())
 	if bars != nil {
 		opts = append(opts, perseus.WithProgress(bars.update))

@@ -75,6 +75,19 @@ type Copier interface {
 	Copy(ctx context.Context, src, dst string) error
 }
 
+// SizedCreator is implemented by stores that take an object whose size is
+// known up front in one streamed request (S3: one PutObject instead of a
+// multipart upload, which some S3 servers assemble by copying).
+// CreateSized is Create for exactly size bytes: writing more is an error,
+// Commit fails and stores nothing unless exactly size bytes were written,
+// and Commit returns nil only once the store has confirmed that it holds
+// exactly the bytes written, durably.
+type SizedCreator interface {
+	CreateSized(ctx context.Context, key string, size int64) (Writer, error)
+	// MaxSized is the largest size CreateSized accepts.
+	MaxSized() int64
+}
+
 // Part is one part of a multipart upload: its number (from 1), its size, the
 // hex SHA-256 of its bytes (empty when the store did not record one) and the
 // ETag the store gave it.

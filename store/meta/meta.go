@@ -72,6 +72,9 @@ type Store interface {
 	// Find returns the tenant's records whose id is in ids or whose hash is in
 	// hashes, each once, oldest first.
 	Find(ctx context.Context, tenant string, ids, hashes []string) ([]File, error)
+	// HasSize reports whether tenant has an uploaded record of exactly size
+	// bytes. It is answered from an index on (tenant, size).
+	HasSize(ctx context.Context, tenant string, size int64) (bool, error)
 	// Transition applies u to the record with this id if its status is u.From,
 	// returning the new record; ErrConflict if the status was another,
 	// ErrNotFound if there is no such record.

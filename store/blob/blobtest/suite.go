@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"MultipartWhenSupported", testMultipart},
 		{"AssemblerWhenSupported", testAssembler},
 		{"ChainedPartsWhenAssembler", testChainedParts},
+		{"SizedWhenSupported", testSized},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ConcurrentClaimsMakeOneRecord", testConcurrentClaims},
 		{"GetIsScopedToTenant", testGetScoped},
 		{"FindMatchesIdsOrHashesOnce", testFind},
+		{"HasSizeCountsOnlyUploadedRecords", testHasSize},
 		{"TransitionIsCompareAndSet", testTransition},
 		{"PendingToPendingTouchesUpdatedAt", testTouch},
 		{"DeleteRemovesRecord", testDelete},

@@ -167,6 +167,22 @@ UNION ALL
 SELECT ` + fileCols + ` FROM files WHERE tenant = $1 AND source_hash = ANY($3::text[]) AND NOT id = ANY($2::text[])
 ORDER BY created_at, id`
 
+// HasSize implements meta.Store. It is answered from the partial index
+// files_tenant_size_uploaded (migration 0004). The status is written into
+// the query, not passed, so that the planner can prove every plan, the
+// generic one PostgreSQL may cache for the prepared statement included,
+// within the index; that generic plan takes the index too, even when made
+// on an empty table (plan_test.go), so the statement is kept prepared,
+// unlike Find's.
+func (s *Store) HasSize(ctx context.Context, tenant string, size int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, hasSizeSQL, tenant, size).Scan(&ok)
+	return ok, wrap("has size", err)
+}
+
+// hasSizeSQL is HasSize's query: $1 the tenant, $2 the size.
+const hasSizeSQL = `SELECT EXISTS (SELECT 1 FROM files WHERE tenant = $1 AND size = $2 AND status = 'uploaded')`
+
 // Transition implements meta.Store. The same statement notifies watchers
 // (see Watch) of the change.
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_status_updated ON files (status, updated_at);
 CREATE INDEX IF NOT EXISTS files_tenant_created ON files (tenant, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS files_tenant_size_uploaded ON files (tenant, size) WHERE status = 'uploaded';
 CREATE TABLE IF NOT EXISTS api_keys (
 	id         TEXT PRIMARY KEY,
 	tenant     TEXT NOT NULL,
@@ -193,6 +194,16 @@ SELECT `+fileCols+` FROM files WHERE tenant = ?1 AND source_hash IN (SELECT valu
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
 	return files, nil
+}
+
+// HasSize implements meta.Store. The status is written into the query, not
+// passed, because SQLite uses the partial index files_tenant_size_uploaded
+// only for a query whose WHERE holds its WHERE term as written.
+func (s *Store) HasSize(ctx context.Context, tenant string, size int64) (bool, error) {
+	var ok bool
+	err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE tenant = ? AND size = ? AND status = 'uploaded')`,
+		tenant, size).Scan(&ok)
+	return ok, wrap("has size", err)
 }
 
 func nonNil(v []string) []string {

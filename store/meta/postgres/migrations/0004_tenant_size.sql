@@ -1,0 +1,12 @@
+-- HasSize asks whether a tenant has an uploaded file of exactly some size.
+-- The index holds uploaded files only: pending and failed ones, all of
+-- size 0, would otherwise sit under size 0, and HasSize(tenant, 0) would
+-- walk them. HasSize writes status = 'uploaded' into its query as a
+-- constant, which is what lets the planner use a partial index.
+--
+-- Like the others, it is built inside the migration's transaction (where
+-- CONCURRENTLY cannot run), and holds writes to files while it builds:
+-- about half a second per million files here. IF NOT EXISTS lets an
+-- operator of a large table build it beforehand, with CREATE INDEX
+-- CONCURRENTLY and this definition, so that the upgrade finds it made.
+CREATE INDEX IF NOT EXISTS files_tenant_size_uploaded ON files (tenant, size) WHERE status = 'uploaded';
