@@ -197,3 +197,23 @@ func TestUploadFiles_streamsOnlyFilesOfASizeOfTheirOwn(t *testing.T) {
 		t.Errorf("%d final progress reports, want 3 (one per file sent)", n)
 	}
 }
+
+// A transport that does not wait for 100 Continue sends the body at once;
+// the server's hash_first answer must still lead to the existing file.
+func TestUploadFile_streamWorksWithATransportThatDoesNotWaitForContinue(t *testing.T) {
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "big.bin", 3<<20)
+	eager := &http.Transport{ExpectContinueTimeout: 0}
+	defer eager.CloseIdleConnections()
+	first, err := e.client(eager).File.UploadFile(context.Background(), path, perseus.WithPartSize(1<<20), perseus.WithStream(true))
+	if err != nil || first.SourceHash != sum(content) {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := e.client(eager).File.UploadFile(context.Background(), path, perseus.WithPartSize(1<<20), perseus.WithStream(true))
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("again: %+v %v, want %s", again, err, first.ID)
+	}
+	if n := e.count("POST /api/v0/file/stream"); n != 2 {
+		t.Errorf("%d stream requests, want 2", n)
+	}
+}

@@ -25,7 +25,7 @@ type s3Env struct {
 	store *s3blob.Store
 }
 
-func newS3Env(t *testing.T) *s3Env {
+func newS3Env(t *testing.T, tweak ...func(*Config)) *s3Env {
 	t.Helper()
 	s3url := testenv.S3URL(t, "server-test")
 	ctx := context.Background()
@@ -38,8 +38,12 @@ func newS3Env(t *testing.T) *s3Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	srv, err := New(Config{Meta: db, Blobs: store, SigningKey: bytes.Repeat([]byte("s"), 32),
-		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Meta: db, Blobs: store, SigningKey: bytes.Repeat([]byte("s"), 32),
+		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -97,6 +98,7 @@ type faultyBlobs struct {
 	blob.Store
 	down       atomic.Bool
 	writesFail atomic.Bool // writers made while set fail after 1 MiB
+	commitFail atomic.Bool // writers made while set fail to commit
 	hashed     func()      // when set, called after each HashAssembly
 }
 
@@ -108,8 +110,16 @@ func (f *faultyBlobs) Create(ctx context.Context, key string) (blob.Writer, erro
 	if err == nil && f.writesFail.Load() {
 		w = &failingBlobWriter{Writer: w, left: 1 << 20}
 	}
+	if err == nil && f.commitFail.Load() {
+		w = failingCommit{w}
+	}
 	return w, err
 }
+
+// failingCommit takes every byte and then cannot make them durable.
+type failingCommit struct{ blob.Writer }
+
+func (w failingCommit) Commit(context.Context) error { return errors.Join(errDown, w.Writer.Abort()) }
 
 // failingBlobWriter fails once it has taken left bytes, as a full disk does.
 type failingBlobWriter struct {

@@ -34,10 +34,7 @@ func streamBackends(t *testing.T, fn func(t *testing.T, e streamEnv), tweak ...f
 		fn(t, streamEnv{e, func() []string { return slices.Sorted(mapKeys(e.storedFiles())) }, true})
 	})
 	t.Run("s3", func(t *testing.T) {
-		if len(tweak) > 0 {
-			t.Skip("tweaks are for the embedded env") // none of the s3 tests needs one
-		}
-		e := newS3Env(t)
+		e := newS3Env(t, tweak...)
 		fn(t, streamEnv{e.testEnv, e.objects, false})
 	})
 }
@@ -209,7 +206,11 @@ func (blindSizes) HasSize(context.Context, string, int64) (bool, error) { return
 func TestStreamReturnsTheUploadedFileThatWonAndDiscardsItsBytes(t *testing.T) {
 	streamBackends(t, func(t *testing.T, e streamEnv) {
 		content := randomBytes(1 << 20)
-		f := e.upload(keyA, "first.bin", content)
+		first, _ := e.stream(keyA, "first.bin", content)
+		if first.status != http.StatusCreated {
+			t.Fatalf("first stream: %d %s", first.status, first.body)
+		}
+		f := *first.Rec
 		before := e.keys()
 		r, _ := e.stream(keyA, "second.bin", content)
 		if r.status != http.StatusOK || !r.Existing || r.Rec == nil || r.Rec.ID != f.ID {
@@ -290,5 +291,118 @@ func TestStreamedKeysBelongToTheirRecord(t *testing.T) {
 	k := contentKey("t1", "", id)
 	if k != "files/t1/streamed/"+id || recordID(k) != id {
 		t.Fatalf("contentKey %s, recordID %s", k, recordID(k))
+	}
+}
+
+func TestConcurrentStreamsOfOneContentKeepOneFileAndOneObject(t *testing.T) {
+	streamBackends(t, func(t *testing.T, e streamEnv) {
+		content := randomBytes(2 << 20)
+		const n = 6
+		answers := make(chan apiResp, n)
+		for range n {
+			go func() { r, _ := e.stream(keyA, "same.bin", content); answers <- r }()
+		}
+		ids := map[string]bool{}
+		for range n {
+			r := <-answers
+			switch {
+			case r.status == http.StatusConflict && r.Code == "hash_first":
+			case (r.status == http.StatusCreated || r.status == http.StatusOK) && r.Rec != nil && r.Rec.Status == "uploaded":
+				ids[r.Rec.ID] = true
+			default:
+				t.Errorf("stream: %d %s", r.status, r.body)
+			}
+		}
+		files := e.find(keyA, nil, []string{hashOf(content)})
+		if len(files) != 1 || files[0].Status != "uploaded" || len(ids) != 1 || !ids[files[0].ID] {
+			t.Fatalf("find: %+v; streams answered with %v", files, ids)
+		}
+		if b := e.content(keyA, files[0].ID); !bytes.Equal(b, content) {
+			t.Fatal("the file's content is not what was sent")
+		}
+		if keys := e.keys(); len(keys) != 1 {
+			t.Errorf("stored %v, want one object", keys)
+		}
+	}, func(c *Config) { c.Meta = blindSizes{c.Meta} }) // let every stream go
+}
+
+// deletedAtOnce deletes every record it creates right away, as a DELETE
+// landing between a stream's record and its commit would.
+type deletedAtOnce struct{ meta.Store }
+
+func (d deletedAtOnce) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
+	rec, created, err := d.Store.Claim(ctx, f)
+	if err == nil && created {
+		_, err = d.Store.Delete(ctx, rec.Tenant, rec.ID)
+	}
+	return rec, created, err
+}
+
+func TestStreamOfAFileDeletedMeanwhileKeepsNothing(t *testing.T) {
+	streamBackends(t, func(t *testing.T, e streamEnv) {
+		r, _ := e.stream(keyA, "gone.bin", randomBytes(1<<20))
+		if r.status != http.StatusGone || r.Code != "file_deleted" || !strings.Contains(r.Message, "while its bytes were being stored") {
+			t.Fatalf("stream: %d %s, want 410 file_deleted", r.status, r.body)
+		}
+		if keys := e.keys(); len(keys) != 0 {
+			t.Errorf("stored %v", keys)
+		}
+	}, func(c *Config) { c.Meta = deletedAtOnce{c.Meta} })
+}
+
+func TestStreamThatCannotCommitKeepsNothingAndSaysSo(t *testing.T) {
+	e := newEnv(t)
+	e.blobs.commitFail.Store(true)
+	content := randomBytes(1 << 20)
+	r, _ := e.stream(keyA, "c.bin", content)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("stream: %d %s, want 503", r.status, r.body)
+	}
+	if files := e.storedFiles(); len(files) != 0 {
+		t.Errorf("stored %v", slices.Sorted(mapKeys(files)))
+	}
+	// The record says why; the contract's way completes it.
+	got := e.find(keyA, nil, []string{hashOf(content)})
+	if len(got) != 1 || got[0].Status != "failed" {
+		t.Fatalf("find: %+v, want one failed record", got)
+	}
+	e.blobs.commitFail.Store(false)
+	c := e.create(keyA, "c.bin", content)
+	if c.status != http.StatusOK || c.Rec == nil || c.Rec.ID != got[0].ID {
+		t.Fatalf("create: %d %s, want 200 with the failed record, pending again", c.status, c.body)
+	}
+	if p := e.put(c.UploadURL, content); p.status != http.StatusOK || p.Status != "uploaded" {
+		t.Fatalf("put: %d %s", p.status, p.body)
+	}
+}
+
+func TestSweepRemovesAStreamedOrphanAndKeepsAStreamedFile(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OrphanGrace = time.Nanosecond })
+	r, _ := e.stream(keyA, "kept.bin", randomBytes(1<<20))
+	if r.status != http.StatusCreated {
+		t.Fatalf("stream: %d %s", r.status, r.body)
+	}
+	orphan := contentKey(tenantA, "", streamedID())
+	w, err := e.blobs.Create(context.Background(), orphan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("nobody's"))
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	rep, err := e.srv.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OrphanedObjects != 1 {
+		t.Errorf("Sweep = %+v, want 1 orphan", rep)
+	}
+	if _, err := e.blobs.Stat(context.Background(), orphan); err == nil {
+		t.Error("the orphan is still there")
+	}
+	if b := e.content(keyA, r.Rec.ID); len(b) != 1<<20 {
+		t.Errorf("the streamed file lost its content: %d bytes", len(b))
 	}
 }
