@@ -1,4 +1,4 @@
-package server
+package sign
 
 import (
 	"math"
@@ -22,37 +22,37 @@ func FuzzPartSignerCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tenant, id, hash, upload string, part int, size int64, sha string, exp int64,
 		tenant2, id2, hash2, upload2, part2, size2, sha2, exp2 string) {
 		s := testSigner
-		c := partClaims{tenant: tenant, hash: hash, upload: upload, part: part, size: size, sha256: sha}
-		q, err := url.ParseQuery(s.partQuery(id, c, time.Unix(exp, 0)))
+		c := Part{Tenant: tenant, Hash: hash, Upload: upload, Number: part, Size: size, SHA256: sha}
+		q, err := url.ParseQuery(s.PartQuery(id, c, time.Unix(exp, 0)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, e := s.checkPart(id, strconv.Itoa(part), q, time.Unix(exp, 0))
+		got, e := s.CheckPart(id, strconv.Itoa(part), q, time.Unix(exp, 0))
 		if e != nil || got != c {
 			t.Fatalf("signed %+v for %q came back as %+v, %v", c, id, got, e)
 		}
 		if exp < math.MaxInt64 {
-			if _, e := s.checkPart(id, strconv.Itoa(part), q, time.Unix(exp+1, 0)); e != ErrURLExpired {
+			if _, e := s.CheckPart(id, strconv.Itoa(part), q, time.Unix(exp+1, 0)); e != ErrExpired {
 				t.Fatalf("one second after expiry: %v", e)
 			}
 		}
 		forged := url.Values{"tenant": {tenant2}, "hash": {hash2}, "upload": {upload2}, "size": {size2},
 			"sha256": {sha2}, "expires": {exp2}, "sig": {q.Get("sig")}}
-		if fc, e := s.checkPart(id2, part2, forged, time.Unix(math.MinInt64, 0)); e == nil {
+		if fc, e := s.CheckPart(id2, part2, forged, time.Unix(math.MinInt64, 0)); e == nil {
 			n, _ := strconv.ParseInt(exp2, 10, 64)
 			if fc != c || id2 != id || n != exp {
 				t.Fatalf("signature of %+v (%q, exp %d) verified %+v (%q, exp %q)", c, id, exp, fc, id2, exp2)
 			}
 		}
 		// A whole-file URL's signature is no part URL's, and the other way round.
-		whole, _ := url.ParseQuery(s.query(tenant, id, hash, time.Unix(exp, 0)))
+		whole, _ := url.ParseQuery(s.UploadQuery(tenant, id, hash, time.Unix(exp, 0)))
 		whole.Set("upload", upload)
 		whole.Set("size", strconv.FormatInt(size, 10))
 		whole.Set("sha256", sha)
-		if _, e := s.checkPart(id, strconv.Itoa(part), whole, time.Unix(math.MinInt64, 0)); e != ErrURLInvalid {
+		if _, e := s.CheckPart(id, strconv.Itoa(part), whole, time.Unix(math.MinInt64, 0)); e != ErrInvalid {
 			t.Fatalf("a whole-file signature verified as part %d: %v", part, e)
 		}
-		if _, _, e := s.check(id, q, time.Unix(math.MinInt64, 0)); e != ErrURLInvalid {
+		if _, _, e := s.CheckUpload(id, q, time.Unix(math.MinInt64, 0)); e != ErrInvalid {
 			t.Fatalf("a part signature verified as a whole-file URL: %v", e)
 		}
 	})
