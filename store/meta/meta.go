@@ -20,12 +20,23 @@ const (
 // Final reports whether no further transition is expected without a new upload.
 func (s Status) Final() bool { return s == StatusUploaded || s == StatusFailed }
 
+// Kind is how a record's content arrives, which decides where it is kept.
+type Kind string
+
+const (
+	// KindHashed is a record created from a declared SHA-256 (the v0 create): its content is addressed by that hash.
+	KindHashed Kind = "hashed"
+	// KindStreamed is a record whose bytes arrived before their hash was known (POST /api/v0/file/stream).
+	KindStreamed Kind = "streamed"
+)
+
 // File is one file record as the store keeps it.
 type File struct {
 	ID         string
 	Tenant     string
 	Name       string
 	SourceHash string // lower-case hex SHA-256 the content must hash to
+	Kind       Kind   // how the content arrives; set when the record is created, never changed
 	Status     Status
 	Size       int64  // verified size in bytes; 0 until uploaded
 	Reason     string // why the upload failed, for a person
@@ -59,12 +70,15 @@ type Update struct {
 }
 
 // Store keeps file records and API keys. Every method is safe for concurrent
-// use, and from several processes sharing one database.
+// use, and from several processes sharing one database. Every File a method
+// returns is the whole record, its Kind included.
 type Store interface {
 	// Claim returns the record of tenant for f.SourceHash, creating it from f
-	// (ID, Tenant, Name, SourceHash, CreatedAt) when there is none. An existing
-	// pending or failed record is reset to pending (Reason cleared, UpdatedAt touched) and
-	// returned with created false; an uploaded one is returned unchanged.
+	// (ID, Tenant, Name, SourceHash, Kind, CreatedAt) when there is none; an
+	// empty Kind is stored as KindHashed. An existing record keeps its own
+	// Kind. An existing pending or failed record is reset to pending (Reason
+	// cleared, UpdatedAt touched) and returned with created false; an
+	// uploaded one is returned unchanged.
 	// Concurrent claims of one hash by one tenant yield exactly one record.
 	Claim(ctx context.Context, f File) (rec File, created bool, err error)
 	// Get returns the tenant's record with this id, or ErrNotFound.

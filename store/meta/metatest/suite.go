@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ListIsPerTenant", testListPerTenant},
 		{"KeysLifecycle", testKeys},
 		{"OddIDsAreSimplyNotFound", testOddIDs},
+		{"KindIsKeptAsClaimed", testKind},
 		{"Ping", func(t *testing.T, s meta.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,13 +76,14 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 // keeps a few replicas within PostgreSQL's default max_connections (100).
 func defaultMaxConns() int32 { return int32(min(max(16, 4*runtime.GOMAXPROCS(0)), 32)) }
 
-const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`
+const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at, kind`
 
 func scanFile(r pgx.Row) (meta.File, error) {
 	var f meta.File
-	var status string
-	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &f.CreatedAt, &f.UpdatedAt)
+	var status, kind string
+	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &f.CreatedAt, &f.UpdatedAt, &kind)
 	f.Status = meta.Status(status)
+	f.Kind = meta.Kind(kind)
 	f.CreatedAt = f.CreatedAt.UTC()
 	f.UpdatedAt = f.UpdatedAt.UTC()
 	return f, err
@@ -99,7 +101,9 @@ func collectFiles(rows pgx.Rows, err error) ([]meta.File, error) {
 func now() time.Time { return time.Now().UTC() }
 
 // Claim implements meta.Store. One statement does it all, so concurrent
-// claims of one hash meet at the unique index and agree on one row.
+// claims of one hash meet at the unique index and agree on one row; the
+// update on conflict leaves kind alone, so a record keeps the kind it was
+// created with.
 func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	t := now()
 	if f.CreatedAt.IsZero() {
@@ -108,20 +112,21 @@ func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error)
 	var rec meta.File
 	var inserted bool
 	row := s.pool.QueryRow(ctx, `
-INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6)
+INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6, $7)
 ON CONFLICT (tenant, source_hash) DO UPDATE SET
 	status = CASE WHEN f.status = 'failed' THEN 'pending' ELSE f.status END,
 	reason = CASE WHEN f.status = 'failed' THEN '' ELSE f.reason END,
 	updated_at = CASE WHEN f.status = 'uploaded' THEN f.updated_at ELSE excluded.updated_at END
 RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
-		f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t)
-	var status string
+		f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t, string(cmp.Or(f.Kind, meta.KindHashed)))
+	var status, kind string
 	err := row.Scan(&rec.ID, &rec.Tenant, &rec.Name, &rec.SourceHash, &status, &rec.Size, &rec.Reason,
-		&rec.CreatedAt, &rec.UpdatedAt, &inserted)
+		&rec.CreatedAt, &rec.UpdatedAt, &kind, &inserted)
 	if err != nil {
 		return meta.File{}, false, wrap("claim", err)
 	}
 	rec.Status = meta.Status(status)
+	rec.Kind = meta.Kind(kind)
 	rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
 	return rec, inserted, nil
 }

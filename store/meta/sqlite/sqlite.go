@@ -30,6 +30,10 @@ type Store struct {
 
 var _ meta.Store = (*Store)(nil)
 
+// kindColumn is the type and constraints of files.kind, in a new table as
+// in one that addKind brings up to date.
+const kindColumn = `TEXT NOT NULL DEFAULT 'hashed' CHECK (kind IN ('hashed', 'streamed'))`
+
 const schema = `
 CREATE TABLE IF NOT EXISTS files (
 	id          TEXT PRIMARY KEY,
@@ -41,6 +45,7 @@ CREATE TABLE IF NOT EXISTS files (
 	reason      TEXT NOT NULL DEFAULT '',
 	created_at  INTEGER NOT NULL,
 	updated_at  INTEGER NOT NULL,
+	kind        ` + kindColumn + `,
 	UNIQUE (tenant, source_hash)
 );
 CREATE INDEX IF NOT EXISTS files_status_updated ON files (status, updated_at);
@@ -71,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxLifetime(0)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
@@ -115,19 +120,20 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return st.QueryContext(ctx, args...)
 }
 
-const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at`
+const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at, kind`
 
 type scanner interface{ Scan(...any) error }
 
 func scanFile(r scanner) (meta.File, error) {
 	var f meta.File
-	var status string
+	var status, kind string
 	var created, updated int64
-	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &created, &updated)
+	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &created, &updated, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, meta.ErrNotFound
 	}
 	f.Status = meta.Status(status)
+	f.Kind = meta.Kind(kind)
 	f.CreatedAt = time.UnixMilli(created).UTC()
 	f.UpdatedAt = time.UnixMilli(updated).UTC()
 	return f, err
@@ -135,19 +141,20 @@ func scanFile(r scanner) (meta.File, error) {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Claim implements meta.Store.
+// Claim implements meta.Store. The update on conflict leaves kind alone, so
+// a record keeps the kind it was created with.
 func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	now := ms(time.Now())
 	var rec meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
 		rec, err = scanFile(w.queryRow(`
-INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?)
+INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?, ?)
 ON CONFLICT (tenant, source_hash) DO UPDATE SET
 	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
 	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
 	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE excluded.updated_at END
 RETURNING `+fileCols,
-			f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now))
+			f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now, string(cmp.Or(f.Kind, meta.KindHashed))))
 		return err
 	})
 	if err != nil {
