@@ -14,8 +14,10 @@ import (
 type Config struct {
 	// Meta keeps file records and API keys. Required.
 	Meta meta.Store
-	// Blobs keeps content. Required. If it implements blob.Presigner, clients
-	// upload straight to it and the server verifies what arrives.
+	// Blobs keeps content. Required. It must take multipart uploads
+	// (blob.Multiparter or blob.Assembler). If it implements
+	// blob.Presigner, clients upload straight to it and the server verifies
+	// what arrives.
 	Blobs blob.Store
 	// SigningKey signs upload URLs that point at this server. Required, at
 	// least 32 bytes, the same on every replica.
@@ -53,6 +55,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// withDefaults fills the HTTP layer's defaults; the ingest core fills and
+// checks the rest (sizes, intervals) when it is built.
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.Meta == nil || cfg.Blobs == nil {
@@ -64,26 +68,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.UploadURLTTL <= 0 {
 		cfg.UploadURLTTL = time.Hour
 	}
-	if cfg.MaxFileSize <= 0 {
-		cfg.MaxFileSize = 5 << 40
-	}
-	if err := cfg.partDefaults(); err != nil {
-		return cfg, err
-	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000
-	}
-	if cfg.VerifyInterval <= 0 {
-		cfg.VerifyInterval = 200 * time.Millisecond
-	}
-	if cfg.PendingTTL <= 0 {
-		cfg.PendingTTL = 24 * time.Hour
-	}
-	if cfg.SweepInterval <= 0 {
-		cfg.SweepInterval = 10 * time.Minute
-	}
-	if cfg.OrphanGrace <= 0 {
-		cfg.OrphanGrace = 10 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -67,14 +67,14 @@ func TestReplayedPutBetweenHashAndCopyIsNeverUploaded(t *testing.T) {
 	writeBlob(t, store, staged, good)
 	store.replay = func() { writeBlob(t, store, staged, evil) }
 
-	srv.scanStaged(ctx) // hashes good, copies evil, must notice
+	srv.core.VerifyDirect(ctx) // hashes good, copies evil, must notice
 	if f, _ := ms.Get(ctx, "t", rec.ID); f.Status == meta.StatusUploaded {
 		t.Fatal("recorded uploaded although the copied bytes are not the declared ones")
 	}
 	if _, err := store.Stat(ctx, contentKey("t", rec.SourceHash, rec.ID)); err != blob.ErrNotFound {
 		t.Fatalf("the wrong copy was kept: Stat err = %v", err)
 	}
-	srv.scanStaged(ctx) // the staged object now holds the wrong bytes
+	srv.core.VerifyDirect(ctx) // the staged object now holds the wrong bytes
 	f, _ := ms.Get(ctx, "t", rec.ID)
 	if f.Status != meta.StatusFailed {
 		t.Fatalf("after the second look the file is %s, want failed", f.Status)

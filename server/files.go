@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/perseus-go/perseus/internal/ingest"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
@@ -25,18 +24,14 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrInvalidHash.With("sourceHash is missing; %s", ErrInvalidHash.Message))
 		return
 	}
-	hash, ok := checkHash(*req.SourceHash)
+	hash, ok := ingest.CheckHash(*req.SourceHash)
 	if !ok {
 		writeError(w, ErrInvalidHash)
 		return
 	}
-	tenant := tenantOf(r)
-	rec, created, err := s.cfg.Meta.Claim(r.Context(), meta.File{
-		ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Name: *req.Name, SourceHash: hash,
-		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
-	})
+	rec, created, err := s.core.Create(r.Context(), tenantOf(r), *req.Name, hash)
 	if err != nil {
-		s.storeError(w, r, "create", err)
+		s.fail(w, r, "create", err)
 		return
 	}
 	if rec.Status == meta.StatusUploaded {
@@ -44,27 +39,20 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := time.Now().Add(s.cfg.UploadURLTTL)
-	u, err := s.uploadURL(r, rec, exp)
+	u, direct, err := s.core.DirectURL(r.Context(), rec, time.Until(exp))
 	if err != nil {
-		s.storeError(w, r, "presign", err)
+		s.fail(w, r, "presign", err)
 		return
+	}
+	if !direct {
+		u = s.baseURL(r) + "/upload/" + rec.ID + "?" + s.sign.UploadQuery(rec.Tenant, rec.ID, rec.SourceHash, exp)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, createResponse{File: toFile(rec), UploadURL: u,
-		UploadExpiresAt: exp.UTC().Format(TimeFormat), MaxFileSize: s.cfg.MaxFileSize})
-}
-
-// uploadURL returns where the client PUTs rec's content: the blob store
-// itself when it presigns, this server otherwise.
-func (s *Server) uploadURL(r *http.Request, rec meta.File, exp time.Time) (string, error) {
-	if s.presign != nil {
-		key := stagingDir(rec.Tenant, rec.ID) + uuid.NewString()
-		return s.presign.PresignPut(r.Context(), key, time.Until(exp))
-	}
-	return s.baseURL(r) + "/upload/" + rec.ID + "?" + s.sign.query(rec.Tenant, rec.ID, rec.SourceHash, exp), nil
+		UploadExpiresAt: exp.UTC().Format(TimeFormat), MaxFileSize: s.core.Limits().MaxFileSize})
 }
 
 func (s *Server) baseURL(r *http.Request) string {
@@ -90,13 +78,13 @@ func (s *Server) handleFind(w http.ResponseWriter, r *http.Request) {
 	}
 	hashes := make([]string, 0, len(req.SourceHashes))
 	for _, h := range req.SourceHashes {
-		if lh, ok := checkHash(h); ok {
+		if lh, ok := ingest.CheckHash(h); ok {
 			hashes = append(hashes, lh)
 		} // anything else cannot match: the contract says unknown values are simply not matched
 	}
-	files, err := s.cfg.Meta.Find(r.Context(), tenantOf(r), req.IDs, hashes)
+	files, err := s.core.Find(r.Context(), tenantOf(r), req.IDs, hashes)
 	if err != nil {
-		s.storeError(w, r, "find", err)
+		s.fail(w, r, "find", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, findResponse{Files: toFiles(files)})
@@ -110,55 +98,20 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tenant, id := tenantOf(r), r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
-	for {
-		ch := s.hub.subscribe(id)
-		f, err := s.cfg.Meta.Get(r.Context(), tenant, id)
-		if err != nil {
-			s.hub.unsubscribe(id, ch)
-			if errors.Is(err, meta.ErrNotFound) {
-				writeError(w, ErrFileNotFound)
-			} else {
-				s.storeError(w, r, "get", err)
-			}
-			return
-		}
-		if f.Status.Final() || ctx.Err() != nil {
-			s.hub.unsubscribe(id, ch)
-			writeJSON(w, http.StatusOK, toFile(f))
-			return
-		}
-		// Changes here wake ch, and so do other replicas' through a store
-		// that can watch (PostgreSQL's NOTIFY); look again now and then
-		// in case a wake-up was missed.
-		t := time.NewTimer(time.Second)
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		s.hub.unsubscribe(id, ch)
+	f, err := s.core.Await(ctx, tenantOf(r), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, "get", err)
+		return
 	}
+	writeJSON(w, http.StatusOK, toFile(f))
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	f, err := s.cfg.Meta.Delete(r.Context(), tenantOf(r), r.PathValue("id"))
-	if errors.Is(err, meta.ErrNotFound) {
-		writeError(w, ErrFileNotFound)
+	if _, err := s.core.Delete(r.Context(), tenantOf(r), r.PathValue("id")); err != nil {
+		s.fail(w, r, "delete", err)
 		return
-	}
-	if err != nil {
-		s.storeError(w, r, "delete", err)
-		return
-	}
-	s.hub.publish(f.ID)
-	// The record is gone, so nothing refers to its content any more.
-	ctx := context.WithoutCancel(r.Context())
-	if err := s.removeContent(ctx, f); err != nil {
-		s.cfg.Logger.Warn("content left for the sweeper", "id", f.ID, "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/perseus-go/perseus/internal/ingest"
 )
 
 // FuzzDecodeCreate: decoding never panics, and POST /api/v0/file never answers
@@ -61,7 +63,7 @@ func FuzzDecodeCreate(f *testing.F) {
 				checkName(&res.File.Name) != nil || !createdAtShape.MatchString(res.File.CreatedAt) {
 				t.Fatalf("%d for %q: %s", rec.Code, body, rec.Body)
 			}
-			if lh, ok := checkHash(res.File.SourceHash); !ok || lh != res.File.SourceHash {
+			if lh, ok := ingest.CheckHash(res.File.SourceHash); !ok || lh != res.File.SourceHash {
 				t.Fatalf("accepted sourceHash %q", res.File.SourceHash)
 			}
 		case rec.Code >= 400 && rec.Code < 500 && rec.Code != http.StatusConflict:

@@ -146,20 +146,6 @@ func checkName(name *string) *Error {
 	return nil
 }
 
-// checkHash accepts 64 hex characters and returns them in lower case.
-func checkHash(h string) (string, bool) {
-	if len(h) != 64 {
-		return "", false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return "", false
-		}
-	}
-	return strings.ToLower(h), true
-}
-
 // parseWait reads the long-poll duration of ?wait=.
 func parseWait(v string) (time.Duration, *Error) {
 	if v == "" {

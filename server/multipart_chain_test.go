@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/perseus-go/perseus/internal/sha256chain"
-	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
@@ -105,28 +104,36 @@ func TestBrokenChainFailsTheFile(t *testing.T) {
 	}
 }
 
+// TestChainedPartsOnlyWhereTheStoreChecksThem: S3 checks each part on its
+// own, so the server neither offers chained parts there nor takes them.
 func TestChainedPartsOnlyWhereTheStoreChecksThem(t *testing.T) {
-	e := newEnv(t, smallParts, func(c *Config) { c.Blobs = struct{ blob.Store }{c.Blobs} })
+	e := newS3Env(t)
 	m := newMP(t, e.url)
 	var l Limits
 	m.do("GET", "/api/v0/limits", nil, &l)
 	if l.ChainedParts {
-		t.Fatal("limits offer chained parts on a store without blob.Assembler")
+		t.Fatal("limits offer chained parts on S3, which checks parts one by one")
 	}
-	content := randomBytes(4 << 10)
+	content := randomBytes(10 << 20)
 	c := e.pendingFile(content)
-	up, _ := m.start(c.Rec.ID, int64(len(content)), 2<<10)
-	_, refs := chain(t, content, 2<<10)
+	up, _ := m.start(c.Rec.ID, int64(len(content)), 5<<20)
+	_, refs := chain(t, content, 5<<20)
 	status, body := m.do("POST", "/api/v0/file/"+c.Rec.ID+"/multipart/"+up.UploadID+"/parts", partsRequest{refs}, nil)
 	if status != http.StatusBadRequest || !strings.Contains(body, "chainedParts") {
 		t.Fatalf("chained part URLs on a store without them: %d %s, want 400 saying so", status, body)
 	}
-	// And not with parts off SHA-256's block boundaries.
+}
+
+// TestChainedPartsOnlyOnBlockBoundaries: a chained part must start and end
+// where a SHA-256 block does.
+func TestChainedPartsOnlyOnBlockBoundaries(t *testing.T) {
+	content := randomBytes(4 << 10)
+	_, refs := chain(t, content, 2<<10)
 	e2 := newEnv(t, smallParts)
 	m2 := newMP(t, e2.url)
 	c2 := e2.pendingFile(content)
 	up2, _ := m2.start(c2.Rec.ID, int64(len(content)), 2<<10+1)
-	status, body = m2.do("POST", "/api/v0/file/"+c2.Rec.ID+"/multipart/"+up2.UploadID+"/parts",
+	status, body := m2.do("POST", "/api/v0/file/"+c2.Rec.ID+"/multipart/"+up2.UploadID+"/parts",
 		partsRequest{[]partRef{{PartNumber: 1, SHA256: refs[0].SHA256, From: sha256chain.IV}}}, nil)
 	if status != http.StatusBadRequest || !strings.Contains(body, "multiple of 64") {
 		t.Fatalf("chained part of a partSize off the block: %d %s, want 400 saying so", status, body)

@@ -61,7 +61,7 @@ func TestMultipartOnLocalStoreResumesAfterARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Meta: e.meta, Blobs: bs, SigningKey: bytes.Repeat([]byte("s"), 32),
+	srv, err := New(Config{Meta: e.meta, Blobs: bs, SigningKey: testSigningKey,
 		StaticKeys: map[string]string{keyA: tenantA}, MinPartSize: 1 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

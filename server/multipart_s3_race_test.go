@@ -11,13 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
 )
 
 // replica starts a second server over the env's metadata and bucket, as
 // another replica behind the same load balancer would be, and returns its URL.
 func (e *s3Env) replica() string {
 	e.t.Helper()
-	srv, err := New(Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: bytes.Repeat([]byte("s"), 32),
+	srv, err := New(Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: testSigningKey,
 		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		e.t.Fatal(err)
@@ -70,13 +72,14 @@ func TestMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := e.srv.parseToken(rec, upload)
-	sess, found, err := e.srv.parter().session(context.Background(), rec, tok)
-	if err != nil || !found {
-		t.Fatalf("session %s: %v, %v", upload, found, err)
+	key := contentKey(tenantA, rec.SourceHash, rec.ID)
+	var ups []blob.Upload
+	e.store.ListMultipart(context.Background(), key, func(u blob.Upload) error { ups = append(ups, u); return nil })
+	if len(ups) != 1 {
+		t.Fatalf("uploads at %s: %+v, want the one of %s", key, ups, upload)
 	}
-	parts, _ := e.store.ListParts(context.Background(), sess.key, sess.storeID)
-	if _, err := e.store.CompleteMultipart(context.Background(), sess.key, sess.storeID, parts); err != nil {
+	parts, _ := e.store.ListParts(context.Background(), key, ups[0].ID)
+	if _, err := e.store.CompleteMultipart(context.Background(), key, ups[0].ID, parts); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.call("GET", "/api/v0/file/"+c.Rec.ID+"/content", keyA, nil); r.status != http.StatusConflict {
@@ -171,7 +174,7 @@ func TestMultipartOnS3DeleteDuringCompleteLeavesNothing(t *testing.T) {
 }
 
 func TestSweepRemovesMarkersOfDeletedRecords(t *testing.T) {
-	e := newS3Env(t)
+	e := newS3Env(t, func(c *Config) { c.OrphanGrace = time.Nanosecond })
 	m := newMP(t, e.url)
 	content := randomBytes(6 << 20)
 	id := e.pendingFile(content).Rec.ID
@@ -180,11 +183,11 @@ func TestSweepRemovesMarkersOfDeletedRecords(t *testing.T) {
 	if _, err := e.srv.cfg.Meta.Delete(context.Background(), tenantA, id); err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.srv.sweepOrphans(context.Background(), time.Now().Add(time.Minute))
-	if err != nil || n != 1 {
-		t.Fatalf("sweepOrphans = %d, %v; want the marker of %s", n, err, up.UploadID)
+	rep, err := e.srv.core.Sweep(context.Background())
+	if err != nil || rep.OrphanedObjects != 1 {
+		t.Fatalf("Sweep = %+v, %v; want the marker of %s as an orphan", rep, err, up.UploadID)
 	}
-	if _, err := e.srv.SweepMultipart(context.Background(), time.Now().Add(time.Minute)); err != nil {
+	if _, err := e.srv.core.SweepMultipart(context.Background(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if keys, ups := e.objects(), e.uploads(); len(keys) != 0 || len(ups) != 0 {

@@ -38,7 +38,7 @@ func newS3Env(t *testing.T, tweak ...func(*Config)) *s3Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cfg := Config{Meta: db, Blobs: store, SigningKey: bytes.Repeat([]byte("s"), 32),
+	cfg := Config{Meta: db, Blobs: store, SigningKey: testSigningKey,
 		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range tweak {
 		f(&cfg)
@@ -185,13 +185,13 @@ func TestSweepAndDeleteAbortS3MultipartUploads(t *testing.T) {
 	other := randomBytes(6 << 20)
 	id := e.pendingFile(other).Rec.ID
 	m.start(id, int64(len(other)), 5<<20)
-	if n, err := e.srv.SweepMultipart(context.Background(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+	if n, err := e.srv.core.SweepMultipart(context.Background(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("SweepMultipart of nothing stale = %d, %v", n, err)
 	}
 	if ups := e.uploads(); len(ups) != 1 || ups[0].Key != contentKey(tenantA, hashOf(other), id) {
 		t.Fatalf("uploads = %+v, want one at the content key", ups)
 	}
-	if n, err := e.srv.SweepMultipart(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 1 {
+	if n, err := e.srv.core.SweepMultipart(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 1 {
 		t.Fatalf("SweepMultipart = %d, %v; want the 1 upload", n, err)
 	}
 	if ups, keys := e.uploads(), e.objects(); len(ups) != 0 || len(keys) != 0 {

@@ -42,7 +42,7 @@ func TestMultipartRefusesUploadIdsItDidNotMake(t *testing.T) {
 		}
 	}
 	rec, _ := e.srv.cfg.Meta.Get(context.Background(), tenantA, c.Rec.ID)
-	huge := e.srv.newToken(rec, 100000000000, 1<<20, "").String() // signed, but beyond every limit
+	huge := signedUploadID(rec, 100000000000, 1<<20) // signed, but beyond every limit
 	if status, body := m.do("POST", base+huge+"/complete", nil, nil); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("complete of a plan beyond the limits: %d %s, want 413", status, body)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,9 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/perseus-go/perseus/store/blob"
-	"github.com/perseus-go/perseus/store/meta"
 )
 
 // mp drives the multipart endpoints of one test server as a client would,
@@ -118,14 +114,7 @@ func randomBytes(n int) []byte {
 func smallParts(c *Config) { c.MinPartSize = 1 << 10 }
 
 func TestMultipartThroughServerResumesAndCompletesVerified(t *testing.T) {
-	t.Run("assembled in place", func(t *testing.T) { testMultipartResumes(t) })
-	t.Run("part objects, on a store without blob.Assembler", func(t *testing.T) {
-		testMultipartResumes(t, func(c *Config) { c.Blobs = struct{ blob.Store }{c.Blobs} })
-	})
-}
-
-func testMultipartResumes(t *testing.T, tweak ...func(*Config)) {
-	e := newEnv(t, append(tweak, smallParts)...)
+	e := newEnv(t, smallParts)
 	m := newMP(t, e.url)
 	content := randomBytes(10<<10 + 123)
 	parts, refs := split(content, 4<<10)
@@ -311,7 +300,7 @@ func TestDeleteAndSweepRemoveUnfinishedMultipartUploads(t *testing.T) {
 	cutoff := time.Now().Add(time.Second) // modification times can be coarse
 	time.Sleep(1100 * time.Millisecond)
 	fresh, freshUpload := upload(randomBytes(5 << 10))
-	n, err := e.srv.SweepMultipart(t.Context(), cutoff)
+	n, err := e.srv.core.SweepMultipart(t.Context(), cutoff)
 	if err != nil || n != 1 {
 		t.Fatalf("SweepMultipart = %d, %v; want the 1 stale upload", n, err)
 	}
@@ -326,29 +315,6 @@ func TestDeleteAndSweepRemoveUnfinishedMultipartUploads(t *testing.T) {
 		t.Errorf("abort: %d", status)
 	}
 	e.wantNothingStored()
-}
-
-func TestUploadTokenRoundTrips(t *testing.T) {
-	srv := newEnv(t).srv
-	rec := meta.File{Tenant: tenantA, ID: "file-1"}
-	tok := srv.newToken(rec, 5<<30, 16<<20, "")
-	got, ok := srv.parseToken(rec, tok.String())
-	if !ok || got != tok || tok.count() != 320 || tok.partLen(320) != 16<<20 {
-		t.Fatalf("parseToken(%q) = %+v, %v", tok, got, ok)
-	}
-	mac := tok.salt + tok.mac
-	for _, s := range []string{"", "1-2", "1-2-3", "0-1-" + mac, "1-0-" + mac, "01-1-" + mac,
-		"1-1-0123456789abcdeg", "5368709120-16777216-" + mac + "-", "-5368709120-16777216-" + mac,
-		fmt.Sprintf("%d-1-%s", uint64(1<<63), mac), "5368709121-16777216-" + mac, "5368709120-16777216-" + strings.ToUpper(mac)} {
-		if _, ok := srv.parseToken(rec, s); ok {
-			t.Errorf("parseToken(%q) accepted it", s)
-		}
-	}
-	for _, other := range []meta.File{{Tenant: tenantB, ID: "file-1"}, {Tenant: tenantA, ID: "file-2"}} {
-		if _, ok := srv.parseToken(other, tok.String()); ok {
-			t.Errorf("parseToken accepted %s's uploadId for %+v", rec.ID, other)
-		}
-	}
 }
 
 func TestMultipartUploadsAreTheirTenantsOnly(t *testing.T) {

@@ -17,6 +17,10 @@ type observedMeta struct {
 	obs *observer
 }
 
+// Unwrap returns the store it wraps, so that the core finds what it can do
+// beyond meta.Store (meta.Watcher).
+func (m observedMeta) Unwrap() meta.Store { return m.Store }
+
 // failed counts err unless it is one of the store's expected answers.
 func (m observedMeta) failed(op string, err error) error {
 	if err != nil && !errors.Is(err, meta.ErrNotFound) && !errors.Is(err, meta.ErrConflict) &&

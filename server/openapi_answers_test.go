@@ -22,7 +22,13 @@ import (
 // presignGets makes any store answer downloads with a redirect, as S3 does,
 // so that the 307 can be held to the document without an S3 server (the S3
 // test does it against a real one). It does not presign uploads.
-type presignGets struct{ blob.Store }
+type presignGets struct{ assemblingStore }
+
+// assemblingStore is a store that assembles multipart uploads, as the local one does.
+type assemblingStore interface {
+	blob.Store
+	blob.Assembler
+}
 
 func (presignGets) PresignGet(_ context.Context, key string, ttl time.Duration) (string, error) {
 	return "http://store.invalid/" + key + "?expires=" + ttl.String(), nil
@@ -206,7 +212,7 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	s.do(t, "DELETE", "/api/v0/file/"+id, "", "", nil)
 
 	// A store that presigns downloads answers 307.
-	r := newEnv(t, func(c *Config) { c.Blobs = presignGets{c.Blobs} })
+	r := newEnv(t, func(c *Config) { c.Blobs = presignGets{c.Blobs.(assemblingStore)} })
 	rchk := newSpecChecker(t, r.url)
 	f := r.upload(keyA, "r.txt", content)
 	specCall{rchk.client(), r.url}.do(t, "GET", "/api/v0/file/"+f.ID+"/content", keyA, "", nil)

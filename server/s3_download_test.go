@@ -37,7 +37,7 @@ func newS3DownloadEnv(t *testing.T) *testEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &testEnv{t: t, meta: &faultyMeta{Store: db}, blobs: &faultyBlobs{Store: bs}}
-	e.srv, err = New(Config{Meta: e.meta, Blobs: bs, SigningKey: bytes.Repeat([]byte("s"), 32),
+	e.srv, err = New(Config{Meta: e.meta, Blobs: bs, SigningKey: testSigningKey,
 		StaticKeys: map[string]string{keyA: tenantA, keyB: tenantB}, VerifyInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

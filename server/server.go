@@ -9,24 +9,23 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/internal/ingest"
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
-// Server serves the file API. Create one with New, mount Handler, and call
-// Run to verify direct uploads in the background.
+// Server answers the file API over HTTP: routes, auth, decoding, encoding
+// and the mapping of the core's errors (answers.go). Everything a file
+// goes through lives in the ingest core. Create one with New, mount
+// Handler, and call Run for the core's background work.
 type Server struct {
-	cfg       Config
-	sign      signer
-	presign   blob.Presigner // nil when uploads go through the server
-	hub       *hub
-	mux       *router
-	obs       *observer
-	verify    sync.Mutex // guards verifying
-	verifying map[string]bool
+	cfg  Config
+	core *ingest.Core // the life of every file: everything but HTTP
+	sign sign.Signer  // upload and part URLs that point at this server
+	mux  *router
+	obs  *observer
 }
 
 // New builds a Server from cfg.
@@ -35,11 +34,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, sign: signer{c.SigningKey}, hub: newHub(), verifying: map[string]bool{}}
-	s.presign, _ = c.Blobs.(blob.Presigner)
-	s.obs = newObserver()
-	s.cfg.Meta = observedMeta{Store: s.cfg.Meta, obs: s.obs}
+	s := &Server{cfg: c, sign: sign.New(c.SigningKey), obs: newObserver()}
 	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
+	s.cfg.Meta = observedMeta{Store: c.Meta, obs: s.obs}
+	s.core, err = ingest.New(ingest.Config{
+		Meta: s.cfg.Meta, Blobs: c.Blobs, Signer: s.sign,
+		MaxFileSize: c.MaxFileSize, MinPartSize: c.MinPartSize, MaxPartSize: c.MaxPartSize, MaxParts: c.MaxParts,
+		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
+		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.blobError,
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -151,12 +157,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	// The details (hosts, users, buckets) go to the log, not to whoever asks.
-	if err := s.cfg.Meta.Ping(ctx); err != nil {
+	metaErr, blobErr := s.core.Ping(ctx)
+	if err := metaErr; err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "readiness: metadata store", "err", err)
 		writeError(w, ErrNotReady.With("the metadata store does not answer; see the server log"))
 		return
 	}
-	if err := s.cfg.Blobs.Ping(ctx); err != nil {
+	if err := blobErr; err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "readiness: blob store", "err", err)
 		writeError(w, ErrNotReady.With("the blob store does not answer; see the server log"))
 		return
@@ -164,14 +171,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// storeError answers a backend failure: 503 for the client, details in the log.
-func (s *Server) storeError(w http.ResponseWriter, r *http.Request, op string, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away
-	}
-	s.cfg.Logger.ErrorContext(r.Context(), "store failure", "op", op, "path", r.URL.Path, "err", err)
-	writeError(w, ErrUnavailable.With("%s failed: a storage backend is unavailable; retry later", op))
-}
+// Run does the core's background work (verifying direct uploads, sweeping,
+// watching other replicas' changes) until ctx ends.
+func (s *Server) Run(ctx context.Context) error { return s.core.Run(ctx) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

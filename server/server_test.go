@@ -58,7 +58,7 @@ func newEnv(t testing.TB, tweak ...func(*Config)) *testEnv {
 	}
 	e := &testEnv{t: t, meta: &faultyMeta{Store: db}, blobs: &faultyBlobs{Store: bs}, blobDir: blobDir}
 	cfg := Config{
-		Meta: e.meta, Blobs: e.blobs, SigningKey: bytes.Repeat([]byte("s"), 32),
+		Meta: e.meta, Blobs: e.blobs, SigningKey: testSigningKey,
 		StaticKeys: map[string]string{keyA: tenantA, keyB: tenantB},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

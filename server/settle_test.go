@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -51,7 +50,7 @@ func TestUploadFinishingAfterTheSweeperDeletedItsRecordIsNotAcknowledged(t *test
 		}
 	}
 	time.Sleep(5 * time.Millisecond) // older than PendingTTL
-	if rep, err := e.srv.Sweep(context.Background()); err != nil || rep.AbandonedRecords != 1 {
+	if rep, err := e.srv.core.Sweep(context.Background()); err != nil || rep.AbandonedRecords != 1 {
 		t.Fatalf("Sweep during the upload = %+v, %v; want the record swept", rep, err)
 	}
 	send.Write(content[8:])
@@ -138,7 +137,7 @@ func TestContentOfASweptRecordIsAnOrphan(t *testing.T) {
 	content := []byte("left behind")
 	c := e.pendingFile(content)
 	time.Sleep(5 * time.Millisecond)
-	if rep, err := e.srv.Sweep(ctx); err != nil || rep.AbandonedRecords != 1 {
+	if rep, err := e.srv.core.Sweep(ctx); err != nil || rep.AbandonedRecords != 1 {
 		t.Fatalf("Sweep = %+v, %v; want the record swept", rep, err)
 	}
 	w, err := e.blobs.Create(ctx, contentKey(tenantA, hashOf(content), c.Rec.ID))
@@ -150,7 +149,7 @@ func TestContentOfASweptRecordIsAnOrphan(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	if rep, err := e.srv.Sweep(ctx); err != nil || rep.OrphanedObjects != 1 {
+	if rep, err := e.srv.core.Sweep(ctx); err != nil || rep.OrphanedObjects != 1 {
 		t.Fatalf("Sweep = %+v, %v; want the content removed as an orphan", rep, err)
 	}
 	e.wantNothingStored()
@@ -203,7 +202,7 @@ func TestSweepSparesARecordThatMovedAfterItWasListed(t *testing.T) {
 			c := e.pendingFile(content)
 			time.Sleep(5 * time.Millisecond) // older than PendingTTL
 			hooked.hook = func() { tc.move(e, c, content) }
-			rep, err := e.srv.Sweep(context.Background())
+			rep, err := e.srv.core.Sweep(context.Background())
 			if err != nil || rep.AbandonedRecords != 0 {
 				t.Fatalf("Sweep = %+v, %v; want no record swept", rep, err)
 			}
@@ -219,29 +218,6 @@ func TestSweepSparesARecordThatMovedAfterItWasListed(t *testing.T) {
 				t.Fatalf("download after the sweep = %d %q", res.StatusCode, got)
 			}
 		})
-	}
-}
-
-// TestSettleRecordsVerifiedBytesOfAFailedRecord: a record that failed
-// meanwhile (another upload's bytes were wrong) still settles uploaded
-// with verified bytes; only a record that is gone refuses them.
-func TestSettleRecordsVerifiedBytesOfAFailedRecord(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	content := []byte("right bytes")
-	c := e.pendingFile(content)
-	rec, err := e.meta.Transition(ctx, c.Rec.ID, meta.Update{From: meta.StatusPending, To: meta.StatusFailed, Reason: "wrong bytes elsewhere"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f, err := e.srv.settle(ctx, rec, meta.StatusUploaded, int64(len(content)), ""); err != nil || f.Status != meta.StatusUploaded {
-		t.Fatalf("settle of a failed record = %+v, %v; want it uploaded", f, err)
-	}
-	if _, err := e.meta.Delete(ctx, tenantA, rec.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.srv.settle(ctx, rec, meta.StatusUploaded, int64(len(content)), ""); !errors.Is(err, meta.ErrNotFound) {
-		t.Fatalf("settle of a deleted record: err %v, want ErrNotFound", err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
@@ -103,8 +104,8 @@ func TestStreamStoresAndRecordsNewContent(t *testing.T) {
 		if f.Status != "uploaded" || f.SourceHash != hashOf(content) || f.Size != int64(len(content)) || f.Name != "big.bin" {
 			t.Fatalf("stream answered %+v, want uploaded %s of %d bytes", f, hashOf(content), len(content))
 		}
-		if !streamed(f.ID) {
-			t.Errorf("id %s is not a streamed id", f.ID)
+		if rec, err := e.srv.cfg.Meta.Get(context.Background(), tenantA, f.ID); err != nil || rec.Kind != meta.KindStreamed {
+			t.Errorf("record %s: kind %q, %v; want streamed", f.ID, rec.Kind, err)
 		}
 		got := e.find(keyA, nil, []string{hashOf(content)})
 		if len(got) != 1 || got[0].ID != f.ID || got[0].Status != "uploaded" {
@@ -280,20 +281,6 @@ func TestStreamCutShortKeepsNothing(t *testing.T) {
 	})
 }
 
-func TestStreamedKeysBelongToTheirRecord(t *testing.T) {
-	id := streamedID()
-	if !streamed(id) {
-		t.Fatalf("streamedID %s is not streamed", id)
-	}
-	if v7 := "0194f6a2-7c3e-7abc-8def-0123456789ab"; streamed(v7) {
-		t.Fatalf("a version 7 id %s counts as streamed", v7)
-	}
-	k := contentKey("t1", "", id)
-	if k != "files/t1/streamed/"+id || recordID(k) != id {
-		t.Fatalf("contentKey %s, recordID %s", k, recordID(k))
-	}
-}
-
 func TestConcurrentStreamsOfOneContentKeepOneFileAndOneObject(t *testing.T) {
 	streamBackends(t, func(t *testing.T, e streamEnv) {
 		content := randomBytes(2 << 20)
@@ -382,7 +369,7 @@ func TestSweepRemovesAStreamedOrphanAndKeepsAStreamedFile(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("stream: %d %s", r.status, r.body)
 	}
-	orphan := contentKey(tenantA, "", streamedID())
+	orphan := contentKey(tenantA, "", uuid.Must(uuid.NewV7()).String())
 	w, err := e.blobs.Create(context.Background(), orphan)
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +379,7 @@ func TestSweepRemovesAStreamedOrphanAndKeepsAStreamedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	rep, err := e.srv.Sweep(context.Background())
+	rep, err := e.srv.core.Sweep(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

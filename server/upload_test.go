@@ -74,7 +74,7 @@ func TestUploadURLIsBoundToItsRecord(t *testing.T) {
 		"later expiry":       {with("expires", fmt.Sprint(time.Now().Add(48*time.Hour).Unix())), "upload_url_invalid"},
 		"another file's id":  {otherID, "upload_url_invalid"},
 		"expired": {e.url + "/upload/" + c.Rec.ID + "?" +
-			e.srv.sign.query(tenantA, c.Rec.ID, c.Rec.SourceHash, time.Now().Add(-2*time.Second)), "upload_url_expired"},
+			e.srv.sign.UploadQuery(tenantA, c.Rec.ID, c.Rec.SourceHash, time.Now().Add(-2*time.Second)), "upload_url_expired"},
 	} {
 		if r := e.put(tc.url, content); r.status != http.StatusForbidden || r.Code != tc.code {
 			t.Errorf("%s: %d %s, want 403 %s", name, r.status, r.body, tc.code)

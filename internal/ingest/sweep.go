@@ -1,11 +1,11 @@
-package server
+package ingest
 
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/keys"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -23,12 +23,12 @@ type SweepReport struct {
 // multipart uploads idle for PendingTTL (SweepMultipart). It runs online,
 // beside uploads: it only removes a record that is still pending and
 // unchanged, and only content whose record is gone.
-func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
+func (c *Core) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := time.Now()
-	cutoff := now.Add(-s.cfg.PendingTTL)
+	cutoff := now.Add(-c.cfg.PendingTTL)
 	for {
-		stale, err := s.cfg.Meta.Stale(ctx, meta.StatusPending, cutoff, 500)
+		stale, err := c.meta.Stale(ctx, meta.StatusPending, cutoff, 500)
 		if err != nil {
 			return rep, err
 		}
@@ -38,17 +38,17 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 			// meanwhile, or a create or multipart upload touching it, wins
 			// and the record stays. If the delete wins, such an upload
 			// finds its record gone and keeps none of its bytes
-			// (settleUploaded); what a crash leaves is an orphan, removed
+			// (settle); what a crash leaves is an orphan, removed
 			// below once older than OrphanGrace.
-			_, err := s.cfg.Meta.DeleteStale(ctx, f.Tenant, f.ID, meta.StatusPending, cutoff)
+			_, err := c.meta.DeleteStale(ctx, f.Tenant, f.ID, meta.StatusPending, cutoff)
 			if errors.Is(err, meta.ErrConflict) || errors.Is(err, meta.ErrNotFound) {
 				continue // it moved on, or is gone already; leave it
 			}
 			if err != nil {
 				return rep, err
 			}
-			s.hub.publish(f.ID)
-			if err := s.removeContent(ctx, f); err != nil {
+			c.hub.publish(f.ID)
+			if err := c.removeContent(ctx, f); err != nil {
 				return rep, err
 			}
 			rep.AbandonedRecords++
@@ -57,28 +57,28 @@ func (s *Server) Sweep(ctx context.Context) (SweepReport, error) {
 			break
 		}
 	}
-	n, err := s.sweepOrphans(ctx, now.Add(-s.cfg.OrphanGrace))
+	n, err := c.sweepOrphans(ctx, now.Add(-c.cfg.OrphanGrace))
 	rep.OrphanedObjects = n
 	if err != nil {
 		return rep, err
 	}
-	rep.StaleMultipart, err = s.SweepMultipart(ctx, cutoff)
+	rep.StaleMultipart, err = c.SweepMultipart(ctx, cutoff)
 	return rep, err
 }
 
 // sweepOrphans deletes objects older than before whose record does not exist.
-func (s *Server) sweepOrphans(ctx context.Context, before time.Time) (int, error) {
+func (c *Core) sweepOrphans(ctx context.Context, before time.Time) (int, error) {
 	var orphans []string
-	for _, prefix := range []string{"files/", stagingPrefix, multipartPrefix} {
-		err := s.cfg.Blobs.List(ctx, prefix, func(i blob.Info) error {
+	for _, prefix := range []string{keys.ContentPrefix, keys.StagingPrefix, keys.MultipartPrefix} {
+		err := c.blobs.List(ctx, prefix, func(i blob.Info) error {
 			if i.ModTime.After(before) {
 				return nil
 			}
-			id := recordID(i.Key)
+			id := keys.RecordOf(i.Key)
 			if id == "" {
 				return nil
 			}
-			ok, err := s.cfg.Meta.Exists(ctx, id)
+			ok, err := c.meta.Exists(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -92,26 +92,18 @@ func (s *Server) sweepOrphans(ctx context.Context, before time.Time) (int, error
 		}
 	}
 	for _, k := range orphans {
-		if err := s.cfg.Blobs.Delete(ctx, k); err != nil {
+		if err := c.blobs.Delete(ctx, k); err != nil {
 			return 0, err
 		}
 	}
 	return len(orphans), nil
 }
 
-// recordID returns the file id a content, staging or multipart marker key
-// belongs to (see keys.go).
-func recordID(key string) string {
-	parts := strings.Split(key, "/")
-	switch {
-	case parts[0] == "files" && len(parts) == 5:
-		return parts[4]
-	case parts[0] == "files" && len(parts) == 4 && parts[2] == "streamed":
-		return parts[3]
-	case parts[0]+"/" == stagingPrefix && len(parts) >= 4:
-		return parts[2]
-	case parts[0]+"/" == multipartPrefix && len(parts) == 4:
-		return parts[2]
-	}
-	return ""
+// SweepMultipart discards every unfinished multipart upload that began (in
+// the store) or was last written to (through the server) before before,
+// with the parts it holds, and returns how many it discarded. A client
+// resuming such an upload later starts it again. Sweep calls it with a
+// cutoff well beyond any upload still in progress.
+func (c *Core) SweepMultipart(ctx context.Context, before time.Time) (int, error) {
+	return c.parts.sweep(ctx, before)
 }

@@ -1,4 +1,4 @@
-package server_test
+package ingest_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perseus-go/perseus/server"
+	"github.com/perseus-go/perseus/internal/ingest"
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob/local"
 	"github.com/perseus-go/perseus/store/meta"
 	"github.com/perseus-go/perseus/store/meta/sqlite"
@@ -31,7 +32,7 @@ func TestSweepRemovesAbandonedRecordsAndOrphansOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Meta: ms, Blobs: bs, SigningKey: make([]byte, 32),
+	core, err := ingest.New(ingest.Config{Meta: ms, Blobs: bs, Signer: sign.New(make([]byte, 32)),
 		PendingTTL: time.Millisecond, OrphanGrace: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestSweepRemovesAbandonedRecordsAndOrphansOnly(t *testing.T) {
 	put(t, bs, "files/t/"+orphanHash[:2]+"/"+orphanHash+"/gone", "o")
 	time.Sleep(5 * time.Millisecond)
 
-	rep, err := srv.Sweep(ctx)
+	rep, err := core.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-package server
+package ingest
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -28,25 +29,25 @@ func (t uploadToken) String() string {
 }
 
 // uploadMAC binds an upload's plan and salt to one record of one tenant.
-func (s signer) uploadMAC(tenant, id string, size, partSize int64, salt string) string {
-	m := s.macOf("perseus-multipart-v1", tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt)
+func (c *Core) uploadMAC(tenant, id string, size, partSize int64, salt string) string {
+	m := c.cfg.Signer.MAC("perseus-multipart-v1", tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt)
 	return hex.EncodeToString(m[:macLen/2])
 }
 
 // newToken makes the uploadId of an upload of rec with this plan; salt is
 // random when empty.
-func (s *Server) newToken(rec meta.File, size, partSize int64, salt string) uploadToken {
+func (c *Core) newToken(rec meta.File, size, partSize int64, salt string) uploadToken {
 	if salt == "" {
 		var b [saltLen / 2]byte
 		rand.Read(b[:])
 		salt = hex.EncodeToString(b[:])
 	}
-	return uploadToken{size, partSize, salt, s.sign.uploadMAC(rec.Tenant, rec.ID, size, partSize, salt)}
+	return uploadToken{size, partSize, salt, c.uploadMAC(rec.Tenant, rec.ID, size, partSize, salt)}
 }
 
-// parseToken reads an uploadId of rec; ok is false for anything this server
+// parseToken reads an uploadId of rec; ok is false for anything the core
 // did not make for rec.
-func (s *Server) parseToken(rec meta.File, str string) (t uploadToken, ok bool) {
+func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, ok bool) {
 	f := strings.Split(str, "-")
 	if len(f) != 3 || len(f[2]) != saltLen+macLen {
 		return t, false
@@ -58,25 +59,25 @@ func (s *Server) parseToken(rec meta.File, str string) (t uploadToken, ok bool) 
 		return t, false
 	}
 	t.salt, t.mac = f[2][:saltLen], f[2][saltLen:]
-	want := s.sign.uploadMAC(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)
-	// Compared as the signer compares URLs: in constant time.
-	if !hmacEqualHex(t.mac, want) {
+	want := c.uploadMAC(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)
+	// Compared as signatures are: in constant time.
+	if !hmac.Equal([]byte(t.mac), []byte(want)) {
 		return t, false
 	}
 	return t, t.String() == str
 }
 
-// tokenFor reads an uploadId of rec taken from a URL: one this server made
-// for rec, with a plan within this server's limits. The plan is checked
-// again because the limits may have changed since the upload began, and
-// nothing sized by the plan (part lists, files) may outgrow them.
-func (s *Server) tokenFor(rec meta.File, str string) (uploadToken, *Error) {
-	tok, ok := s.parseToken(rec, str)
+// tokenFor reads an uploadId of rec taken from a client: one the core made
+// for rec, with a plan within the limits. The plan is checked again
+// because the limits may have changed since the upload began, and nothing
+// sized by the plan (part lists, files) may outgrow them.
+func (c *Core) tokenFor(rec meta.File, str string) (uploadToken, error) {
+	tok, ok := c.parseToken(rec, str)
 	if !ok {
 		return tok, ErrUploadNotFound
 	}
-	if e := s.checkPlan(tok.size, tok.partSize); e != nil {
-		return tok, e
+	if err := c.checkPlan(tok.size, tok.partSize); err != nil {
+		return tok, err
 	}
 	return tok, nil
 }

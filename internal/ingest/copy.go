@@ -1,10 +1,16 @@
-package server
+package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"hash"
 	"io"
+	"sync"
 )
+
+// copyBufs are the buffers of every copy the core makes.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // errWrite wraps an error of copyHashing's destination, so that a caller
 // can tell the store failing from the body ending early.
@@ -73,4 +79,14 @@ func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (n int64, err error)
 			return n, rerr
 		}
 	}
+}
+
+// hashStream returns the hex SHA-256 of what r yields, and its length.
+// Reading (an S3 object, over the network) and hashing overlap
+// (copyHashing): for 1 GiB from versitygw here, 0.68 s instead of 0.85 s
+// one after the other.
+func hashStream(r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	n, err := copyHashing(io.Discard, r, h)
+	return hex.EncodeToString(h.Sum(nil)), n, err
 }

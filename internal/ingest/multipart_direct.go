@@ -1,14 +1,14 @@
-package server
+package ingest
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/http"
 	"strings"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/keys"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -19,8 +19,15 @@ import (
 // multipartKey names the uploadId, so that the plan of each upload (which
 // the store does not keep) can be listed.
 type directParts struct {
-	s *Server
+	c *Core
 	m blob.Multiparter
+}
+
+func (directParts) chained() bool { return false }
+
+// createPart refuses: parts go straight to the store.
+func (directParts) createPart(context.Context, meta.File, uploadToken, blob.Part) (blob.Writer, error) {
+	return nil, ErrNotIssued
 }
 
 // nonceOf is the uploadId salt of the store's upload id.
@@ -31,7 +38,7 @@ func nonceOf(storeID string) string {
 
 // uploads lists the store's unfinished uploads at rec's content key.
 func (d directParts) uploads(ctx context.Context, rec meta.File) ([]blob.Upload, error) {
-	key := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
+	key := keys.Content(rec)
 	var out []blob.Upload
 	err := d.m.ListMultipart(ctx, key, func(u blob.Upload) error {
 		if u.Key == key {
@@ -52,9 +59,9 @@ func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 		byNonce[nonceOf(u.ID)] = u
 	}
 	var out []session
-	dir := multipartDir(rec.Tenant, rec.ID)
-	err = d.s.cfg.Blobs.List(ctx, dir, func(i blob.Info) error {
-		tok, ok := d.s.parseToken(rec, strings.TrimPrefix(i.Key, dir))
+	dir := keys.MultipartDir(rec.Tenant, rec.ID)
+	err = d.c.blobs.List(ctx, dir, func(i blob.Info) error {
+		tok, ok := d.c.parseToken(rec, strings.TrimPrefix(i.Key, dir))
 		if u, live := byNonce[tok.salt]; ok && live { // a marker without its upload is left to the sweeper
 			out = append(out, session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated})
 		}
@@ -67,7 +74,7 @@ func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 // and only while tok's marker is there: an upload is one this server
 // started (it made the marker) and has not completed or aborted.
 func (d directParts) session(ctx context.Context, rec meta.File, tok uploadToken) (session, bool, error) {
-	_, err := d.s.cfg.Blobs.Stat(ctx, multipartKey(rec.Tenant, rec.ID, tok.String()))
+	_, err := d.c.blobs.Stat(ctx, keys.Multipart(rec.Tenant, rec.ID, tok.String()))
 	if errors.Is(err, blob.ErrNotFound) {
 		return session{}, false, nil
 	}
@@ -84,13 +91,13 @@ func (d directParts) session(ctx context.Context, rec meta.File, tok uploadToken
 }
 
 func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken) (session, error) {
-	key := contentKey(rec.Tenant, rec.SourceHash, rec.ID)
+	key := keys.Content(rec)
 	id, err := d.m.CreateMultipart(ctx, key)
 	if err != nil {
 		return session{}, err
 	}
-	tok := d.s.newToken(rec, plan.size, plan.partSize, nonceOf(id))
-	if err := putEmpty(ctx, d.s.cfg.Blobs, multipartKey(rec.Tenant, rec.ID, tok.String())); err != nil {
+	tok := d.c.newToken(rec, plan.size, plan.partSize, nonceOf(id))
+	if err := putEmpty(ctx, d.c.blobs, keys.Multipart(rec.Tenant, rec.ID, tok.String())); err != nil {
 		return session{}, errors.Join(err, d.m.AbortMultipart(ctx, key, id))
 	}
 	return session{tok: tok, storeID: id, key: key, started: time.Now()}, nil
@@ -109,9 +116,9 @@ func (d directParts) parts(ctx context.Context, _ meta.File, sess session) ([]bl
 	return d.m.ListParts(ctx, sess.key, sess.storeID)
 }
 
-func (d directParts) partURL(r *http.Request, _ meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error) {
+func (d directParts) partURL(ctx context.Context, _ meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error) {
 	// Presigned lifetimes are whole seconds: round, lest 0.999 s become 0.
-	return d.m.PresignPart(r.Context(), sess.key, sess.storeID, p, time.Until(exp).Round(time.Second))
+	return d.m.PresignPart(ctx, sess.key, sess.storeID, p, time.Until(exp).Round(time.Second))
 }
 
 // complete completes the store's upload, which puts its object at the
@@ -119,17 +126,17 @@ func (d directParts) partURL(r *http.Request, _ meta.File, sess session, p blob.
 // (verified content, or another upload's awaiting its verdict), that one is
 // settled first; this upload stays, and is completed only if that one was
 // wrong and is gone.
-func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, *Error) {
-	s := d.s
+func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, error) {
+	c := d.c
 	// The record as it is now, not as the request found it: a file settled
 	// or deleted meanwhile is not given content, whether or not the store
 	// honours If-None-Match (blobtest checks that it does).
-	cur, err := s.cfg.Meta.Get(ctx, rec.Tenant, rec.ID)
+	cur, err := c.meta.Get(ctx, rec.Tenant, rec.ID)
 	switch {
 	case errors.Is(err, meta.ErrNotFound):
-		return rec, ErrFileGone
+		return rec, ErrGone
 	case err != nil:
-		s.cfg.Logger.ErrorContext(ctx, "complete multipart upload", "id", rec.ID, "err", err)
+		c.cfg.Logger.ErrorContext(ctx, "complete multipart upload", "id", rec.ID, "err", err)
 		return rec, ErrUnavailable
 	case cur.Status == meta.StatusUploaded:
 		return cur, nil
@@ -137,28 +144,27 @@ func (d directParts) complete(ctx context.Context, rec meta.File, sess session, 
 	rec = cur
 	etag, err := d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
 	if errors.Is(err, blob.ErrExists) {
-		if f, e, settled := s.clearLeftover(ctx, rec); settled || e != nil {
-			return f, e
+		if f, err, settled := c.clearLeftover(ctx, rec); settled || err != nil {
+			return f, err
 		}
 		// That one was wrong and is gone: this one may go there now.
 		etag, err = d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
 	}
 	switch {
 	case errors.Is(err, blob.ErrNotFound):
-		return s.uploadGone(ctx, rec)
+		return c.uploadGone(ctx, rec)
 	case err != nil:
-		s.cfg.Logger.ErrorContext(ctx, "complete multipart upload", "id", rec.ID, "err", err)
-		return rec, ErrUnavailable.With("could not complete the multipart upload: a storage backend is unavailable; complete again later")
+		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, "could not complete the multipart upload: a storage backend is unavailable; complete again later")
 	}
-	if err := s.cfg.Blobs.Delete(ctx, multipartKey(rec.Tenant, rec.ID, sess.tok.String())); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "remove multipart marker; the sweeper will", "id", rec.ID, "err", err)
+	if err := c.blobs.Delete(ctx, keys.Multipart(rec.Tenant, rec.ID, sess.tok.String())); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "remove multipart marker; the sweeper will", "id", rec.ID, "err", err)
 	}
-	return s.verifyContent(ctx, rec, etag)
+	return c.verifyContent(ctx, rec, etag)
 }
 
 func (d directParts) abort(ctx context.Context, rec meta.File, sess session) error {
 	return errors.Join(d.m.AbortMultipart(ctx, sess.key, sess.storeID),
-		d.s.cfg.Blobs.Delete(ctx, multipartKey(rec.Tenant, rec.ID, sess.tok.String())))
+		d.c.blobs.Delete(ctx, keys.Multipart(rec.Tenant, rec.ID, sess.tok.String())))
 }
 
 // removeAll aborts every upload at rec's content key, marked or not, and
@@ -169,8 +175,8 @@ func (d directParts) removeAll(ctx context.Context, rec meta.File) error {
 	for _, u := range ups {
 		errs = append(errs, d.m.AbortMultipart(ctx, u.Key, u.ID))
 	}
-	errs = append(errs, d.s.cfg.Blobs.List(ctx, multipartDir(rec.Tenant, rec.ID), func(i blob.Info) error {
-		return d.s.cfg.Blobs.Delete(ctx, i.Key)
+	errs = append(errs, d.c.blobs.List(ctx, keys.MultipartDir(rec.Tenant, rec.ID), func(i blob.Info) error {
+		return d.c.blobs.Delete(ctx, i.Key)
 	}))
 	return errors.Join(errs...)
 }
@@ -179,7 +185,7 @@ func (d directParts) removeAll(ctx context.Context, rec meta.File) error {
 // earlier versions) at staging keys, and removes markers as old.
 func (d directParts) sweep(ctx context.Context, before time.Time) (int, error) {
 	var stale []blob.Upload
-	for _, prefix := range []string{"files/", stagingPrefix} {
+	for _, prefix := range []string{keys.ContentPrefix, keys.StagingPrefix} {
 		err := d.m.ListMultipart(ctx, prefix, func(u blob.Upload) error {
 			if u.Initiated.Before(before) {
 				stale = append(stale, u)
@@ -196,14 +202,14 @@ func (d directParts) sweep(ctx context.Context, before time.Time) (int, error) {
 		}
 	}
 	var markers []string
-	err := d.s.cfg.Blobs.List(ctx, multipartPrefix, func(i blob.Info) error {
+	err := d.c.blobs.List(ctx, keys.MultipartPrefix, func(i blob.Info) error {
 		if i.ModTime.Before(before) {
 			markers = append(markers, i.Key)
 		}
 		return nil
 	})
 	for _, k := range markers {
-		err = errors.Join(err, d.s.cfg.Blobs.Delete(ctx, k))
+		err = errors.Join(err, d.c.blobs.Delete(ctx, k))
 	}
 	return len(stale), err
 }

@@ -1,0 +1,53 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/perseus-go/perseus/store/blob"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// session is one unfinished multipart upload of a record.
+type session struct {
+	tok     uploadToken
+	storeID string    // the store's upload id (S3); empty for uploads through the server
+	key     string    // the object the upload creates (S3)
+	started time.Time // when it began (S3); through the server, when it was last written to
+}
+
+// parter keeps multipart uploads: in the store itself (directParts, S3), or
+// sent through the server into an assembly (assembledParts, local disk).
+// New picks one for the store, once.
+type parter interface {
+	// sessions lists rec's unfinished uploads.
+	sessions(ctx context.Context, rec meta.File) ([]session, error)
+	// session finds rec's upload tok; found is false when there is none.
+	session(ctx context.Context, rec meta.File, tok uploadToken) (sess session, found bool, err error)
+	// start begins an upload with plan's size and part size; the session's
+	// token may have a nonce of its own.
+	start(ctx context.Context, rec meta.File, plan uploadToken) (session, error)
+	// parts lists the parts stored, possibly several with one number.
+	parts(ctx context.Context, rec meta.File, sess session) ([]blob.Part, error)
+	// partURL returns where to PUT part p, and the headers to send with it;
+	// an empty URL when it goes through the server (createPart).
+	partURL(ctx context.Context, rec meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error)
+	// createPart starts storing part p of rec's upload tok, sent through
+	// the server; the writer's Commit fails with blob.ErrPartMismatch,
+	// keeping nothing, unless it got exactly p.Size bytes hashing to
+	// p.SHA256. ErrNotIssued where parts go straight to the store.
+	createPart(ctx context.Context, rec meta.File, tok uploadToken, p blob.Part) (blob.Writer, error)
+	// complete makes parts (one per number, in order) rec's content,
+	// verified, and returns the settled record.
+	complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, error)
+	// abort discards an upload and its parts.
+	abort(ctx context.Context, rec meta.File, sess session) error
+	// removeAll discards every unfinished upload of rec.
+	removeAll(ctx context.Context, rec meta.File) error
+	// sweep discards every unfinished upload of any record that began (S3)
+	// or was last written to (through the server) before before, and
+	// returns how many it discarded.
+	sweep(ctx context.Context, before time.Time) (int, error)
+	// chained reports whether parts may be chained (PartRef.From).
+	chained() bool
+}

@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/perseus-go/perseus/internal/keys"
+	"github.com/perseus-go/perseus/store/meta"
+)
+
+// verdict is what one way of arrival found its bytes to be, and how to
+// keep or discard them. Every way ends in settle with one.
+type verdict struct {
+	sum  string // hex SHA-256 of the bytes that arrived
+	size int64  // how many there were
+	want int64  // the size they must have; -1 for any
+	what string // the bytes, named for a person: "uploaded bytes", "bytes of the parts"
+	// refuse, when set, is why the bytes cannot be taken whatever they hash
+	// to (too many of them, say): the record fails with it as the reason.
+	refuse string
+	// keep makes the bytes rec's content, durably, at its content key; nil
+	// when they are there already (a completed direct multipart upload).
+	keep func(context.Context) error
+	// failOnKeep marks the record failed when keep fails, for a record that
+	// no other upload is under way for (a stream's own); otherwise it stays
+	// pending, for the client to send again.
+	failOnKeep bool
+	// discard removes the bytes, wherever they are before keep: an
+	// uncommitted write, a staged object, an assembly, the object of a
+	// direct multipart upload.
+	discard func(context.Context) error
+}
+
+// settle is the one step every upload ends in. Bytes that hash to rec's
+// sourceHash (and have the size they must) are kept, durably, and only then
+// does the record say uploaded; any other bytes are discarded and the
+// record says failed, with the reason. If the record went away meanwhile
+// (deleted by its owner, or by the sweeper after PendingTTL without an
+// upload) or failed, nothing is kept: the bytes are removed from wherever
+// they went, and content a failed removal leaves has no record, so the
+// sweeper removes it once older than OrphanGrace.
+func (c *Core) settle(ctx context.Context, rec meta.File, v verdict) (meta.File, error) {
+	reason := v.refuse
+	if reason == "" && (v.sum != rec.SourceHash || v.want >= 0 && v.size != v.want) {
+		reason = fmt.Sprintf("the %d %s hash to %s, not to the declared sourceHash", v.size, v.what, v.sum)
+	}
+	if reason != "" {
+		c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
+		f, err := c.transition(ctx, rec, meta.StatusFailed, 0, reason)
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", err)
+		}
+		if f.Status == meta.StatusUploaded { // another upload got there first
+			return f, nil
+		}
+		if v.refuse != "" {
+			return rec, failf(ErrTooLarge, "%s", reason)
+		}
+		return rec, failf(ErrHashMismatch, "%s; the file is marked failed and the %s were discarded", reason, v.what)
+	}
+	if v.keep != nil {
+		if err := v.keep(ctx); err != nil {
+			if v.failOnKeep {
+				if _, ferr := c.transition(ctx, rec, meta.StatusFailed, 0, "the "+v.what+" could not be stored"); ferr != nil {
+					c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", ferr)
+				}
+			}
+			return rec, c.unavailable(ctx, "commit", rec.ID, err, "could not store the bytes durably; nothing was kept, send them again")
+		}
+	}
+	f, err := c.transition(ctx, rec, meta.StatusUploaded, v.size, "")
+	if err == nil {
+		return f, nil
+	}
+	if errors.Is(err, meta.ErrNotFound) || errors.Is(err, meta.ErrConflict) {
+		c.drop(ctx, rec, "discard bytes of a file that went away", func(ctx context.Context) error {
+			return errors.Join(c.blobs.Delete(ctx, keys.Content(rec)), c.parts.removeAll(ctx, rec))
+		})
+		if errors.Is(err, meta.ErrNotFound) {
+			return rec, failf(ErrGone, "the file was deleted before its upload was recorded (by a DELETE, or by the server because it stayed pending longer than the server's pending TTL); the bytes were discarded: create the file again for a fresh upload URL")
+		}
+		return rec, ErrFailed
+	}
+	c.cfg.Logger.ErrorContext(ctx, "mark uploaded", "id", rec.ID, "err", err)
+	return rec, ErrUnavailable
+}
+
+// drop runs discard, if any, logging its failure: what it leaves, the
+// sweeper removes.
+func (c *Core) drop(ctx context.Context, rec meta.File, what string, discard func(context.Context) error) {
+	if discard == nil {
+		return
+	}
+	if err := discard(ctx); err != nil {
+		c.cfg.Logger.WarnContext(ctx, what, "id", rec.ID, "err", err)
+	}
+}
+
+// transition moves rec to status to, from pending or from failed, and
+// wakes waiters. A record another request already made uploaded (or made
+// to) is returned as it is; one deleted meanwhile, by its owner or by the
+// sweeper (which deletes only what no transition has moved, see Sweep), is
+// meta.ErrNotFound.
+func (c *Core) transition(ctx context.Context, rec meta.File, to meta.Status, size int64, reason string) (meta.File, error) {
+	from := meta.StatusPending
+	for range 3 {
+		f, err := c.meta.Transition(ctx, rec.ID, meta.Update{From: from, To: to, Size: size, Reason: reason})
+		if err == nil {
+			c.hub.publish(rec.ID)
+			return f, nil
+		}
+		if !errors.Is(err, meta.ErrConflict) {
+			return f, err
+		}
+		cur, err := c.meta.Get(ctx, rec.Tenant, rec.ID)
+		if err != nil {
+			return cur, err
+		}
+		if cur.Status == meta.StatusUploaded || cur.Status == to {
+			return cur, nil
+		}
+		from = cur.Status
+	}
+	return rec, meta.ErrConflict
+}
+
+// touch marks rec as still being uploaded: the sweeper removes pending
+// records whose updated_at is older than PendingTTL, and a multipart upload
+// may last longer.
+func (c *Core) touch(ctx context.Context, rec meta.File) error {
+	if rec.Status != meta.StatusPending {
+		return nil
+	}
+	_, err := c.meta.Transition(ctx, rec.ID,
+		meta.Update{From: meta.StatusPending, To: meta.StatusPending, Size: rec.Size, Reason: rec.Reason})
+	switch {
+	case err == nil, errors.Is(err, meta.ErrConflict): // settled meanwhile: nothing to keep alive
+		return nil
+	case errors.Is(err, meta.ErrNotFound):
+		return ErrNotFound
+	}
+	return err
+}
