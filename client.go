@@ -2,17 +2,12 @@
 package perseus
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"time"
 )
 
 // DefaultHost is where the client goes when PERSEUS_API_HOST is unset: the
@@ -120,90 +115,6 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	c.File = &FileService{client: c}
 	return c, nil
-}
-
-// endpoint joins the base URL with an API path.
-func (c *Client) endpoint(path string) string {
-	return c.base.String() + path
-}
-
-// call sends a JSON request (body may be nil) and decodes a 2xx JSON answer
-// into out (which may be nil). Transient failures are retried.
-func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("perseus: encode request: %w", err)
-		}
-	}
-	return c.retry.do(ctx, func() (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, method, c.endpoint(path), bytes.NewReader(payload))
-		if err != nil {
-			return nil, err
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.userAgent)
-		if c.apiKey != "" {
-			req.Header.Set("Authorization", "Bearer "+c.apiKey)
-		}
-		return c.http.Do(req)
-	}, func(resp *http.Response) error {
-		if err := CheckResponse(resp); err != nil {
-			return err
-		}
-		if out == nil || resp.StatusCode == http.StatusNoContent {
-			return nil
-		}
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return fmt.Errorf("perseus: decode %s %s answer: %w", method, path, err)
-		}
-		return nil
-	})
-}
-
-// CheckResponse returns nil for a 2xx answer and an *APIError otherwise,
-// carrying the server's message.
-func CheckResponse(resp *http.Response) error {
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL)}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var body struct {
-		Message string `json:"message"`
-		Code    string `json:"code"`
-	}
-	if json.Unmarshal(data, &body) == nil && body.Message != "" {
-		e.Message, e.Code = body.Message, body.Code
-	} else if s := strings.TrimSpace(string(data)); s != "" && len(s) < 512 {
-		e.Message = s // e.g. an S3 XML error or a proxy's text
-	}
-	return e
-}
-
-// redact drops the query of upload URLs: it is a credential.
-func redact(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		c.RawQuery = "…"
-	}
-	return c.String()
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // defaultTransport is http.DefaultTransport keeping enough idle connections

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -26,32 +25,16 @@ import (
 // without the API key.
 func (s *FileService) DownloadFile(ctx context.Context, id string, w io.Writer) (int64, error) {
 	var n int64
-	api := *s.client.http
-	api.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	endpoint := s.client.endpoint("/api/v0/file/" + url.PathEscape(id) + "/content")
-	err := s.client.retry.do(ctx, func() (*http.Response, error) {
-		req, err := s.newGet(ctx, endpoint)
+	r := request{method: http.MethodGet, path: "/api/v0/file/" + url.PathEscape(id) + "/content"}
+	r.redirect = func(resp *http.Response) error {
+		target, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("perseus: download redirect to a bad URL: %w", err)
 		}
-		if s.client.apiKey != "" {
-			req.Header.Set("Authorization", "Bearer "+s.client.apiKey)
-		}
-		return api.Do(req)
-	}, func(resp *http.Response) error {
-		want := digestOf(resp.Header)
-		loc := resp.Header.Get("Location")
-		if resp.StatusCode/100 == 3 && loc != "" {
-			target, err := resp.Request.URL.Parse(loc)
-			if err != nil {
-				return fmt.Errorf("perseus: download redirect to a bad URL: %w", err)
-			}
-			return s.fetch(ctx, target.String(), id, want, w, &n)
-		}
-		if err := CheckResponse(resp); err != nil {
-			return err
-		}
-		return s.verifyCopy(ctx, resp, id, want, w, &n)
+		return s.fetch(ctx, target.String(), id, digestOf(resp.Header), w, &n)
+	}
+	err := s.client.do(ctx, r, func(resp *http.Response) error {
+		return s.verifyCopy(ctx, resp, id, digestOf(resp.Header), w, &n)
 	})
 	if unsupported(err) {
 		return n, fmt.Errorf("perseus: this server offers no downloads (it speaks only the v0 contract): %w", err)
@@ -62,32 +45,9 @@ func (s *FileService) DownloadFile(ctx context.Context, id string, w io.Writer) 
 // fetch GETs the content from where the server redirected, with no API key:
 // the URL is the credential.
 func (s *FileService) fetch(ctx context.Context, target, id, want string, w io.Writer, n *int64) error {
-	return s.client.retry.do(ctx, func() (*http.Response, error) {
-		req, err := s.newGet(ctx, target)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := s.client.http.Do(req)
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = redact(req.URL) // a presigned query is a credential
-		}
-		return resp, err
-	}, func(resp *http.Response) error {
-		if err := CheckResponse(resp); err != nil {
-			return err
-		}
+	return s.client.do(ctx, request{method: http.MethodGet, url: target}, func(resp *http.Response) error {
 		return s.verifyCopy(ctx, resp, id, want, w, n)
 	})
-}
-
-func (s *FileService) newGet(ctx context.Context, u string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, errors.Join(errNoRetry, err)
-	}
-	req.Header.Set("User-Agent", s.client.userAgent)
-	return req, nil
 }
 
 // verifyCopy copies the body to w while hashing it, and checks the hash
@@ -136,6 +96,7 @@ func digestOf(h http.Header) string {
 	return ""
 }
 
+// hexSum returns the hex of what h has summed so far.
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // DownloadFileTo downloads the content of the file with this id into the

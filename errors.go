@@ -1,9 +1,13 @@
 package perseus
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -31,6 +35,7 @@ type APIError struct {
 	URL        string
 }
 
+// Error says which request failed, with its status and the server's message.
 func (e *APIError) Error() string {
 	msg := e.Message
 	if msg == "" {
@@ -54,11 +59,57 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// CheckResponse returns nil for a 2xx answer and an *APIError otherwise,
+// carrying the server's message.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL)}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(data, &body) == nil && body.Message != "" {
+		e.Message, e.Code = body.Message, body.Code
+	} else if s := strings.TrimSpace(string(data)); s != "" && len(s) < 512 {
+		e.Message = s // e.g. an S3 XML error or a proxy's text
+	}
+	return e
+}
+
+// redact drops the query of upload URLs: it is a credential.
+func redact(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	return c.String()
+}
+
+// unsupported reports whether err says the server lacks an endpoint (as
+// opposed to lacking the file).
+func unsupported(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.StatusCode {
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	case http.StatusNotFound:
+		return ae.Code != "file_not_found"
+	}
+	return false
+}
+
 // FileFailedError is returned when a file ends in status failed.
 type FileFailedError struct {
 	File *File
 }
 
+// Error says which file failed, and why when the server said.
 func (e *FileFailedError) Error() string {
 	if e.File.Reason != "" {
 		return fmt.Sprintf("perseus: file %s failed: %s", e.File.ID, e.File.Reason)

@@ -2,7 +2,6 @@ package perseus
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -109,20 +108,4 @@ func (s *FileService) getFile(ctx context.Context, id string, wait time.Duration
 		return nil, err
 	}
 	return &f, nil
-}
-
-// unsupported reports whether err says the server lacks an endpoint (as
-// opposed to lacking the file).
-func unsupported(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.StatusCode {
-	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
-		return true
-	case http.StatusNotFound:
-		return ae.Code != "file_not_found"
-	}
-	return false
 }

@@ -2,8 +2,6 @@ package perseus
 
 import (
 	"context"
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -22,42 +20,11 @@ type RetryPolicy struct {
 // DefaultRetry is the policy of a new Client.
 var DefaultRetry = RetryPolicy{MaxAttempts: 6, BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second}
 
+// retryable reports whether an answer with this status is worth sending again.
 func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
 		status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 }
-
-// do runs send until it gets an answer that is not worth retrying, then hands
-// it to handle. The response body is always closed.
-func (p RetryPolicy) do(ctx context.Context, send func() (*http.Response, error), handle func(*http.Response) error) error {
-	for attempt := 1; ; attempt++ {
-		resp, err := send()
-		last := attempt >= p.MaxAttempts
-		if err != nil {
-			if ctx.Err() != nil || last || errors.Is(err, errNoRetry) {
-				return err
-			}
-			if serr := sleep(ctx, p.backoff(attempt, 0)); serr != nil {
-				return err
-			}
-			continue
-		}
-		if !retryable(resp.StatusCode) || last {
-			err := handle(resp)
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
-			return err
-		}
-		wait := p.backoff(attempt, retryAfter(resp))
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-}
-
-var errNoRetry = errors.New("perseus: not retryable")
 
 // backoff returns the wait before attempt+1: the server's Retry-After when it
 // gave one, otherwise a random time up to BaseDelay·2^(attempt-1), capped.
@@ -75,6 +42,8 @@ func (p RetryPolicy) backoff(attempt int, after time.Duration) time.Duration {
 	return time.Duration(rand.Int64N(int64(d))) + d/10
 }
 
+// retryAfter reads how long the server asks to wait before trying again
+// (Retry-After, in seconds or as a date); 0 when it does not say.
 func retryAfter(resp *http.Response) time.Duration {
 	v := resp.Header.Get("Retry-After")
 	if v == "" {
@@ -87,4 +56,16 @@ func retryAfter(resp *http.Response) time.Duration {
 		return max(time.Until(t), 0)
 	}
 	return 0
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

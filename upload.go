@@ -2,21 +2,30 @@ package perseus
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/perseus-go/perseus/internal/sha256chain"
 )
+
+// UploadFile sends a file one of three ways, each in a file of its own:
+// upload_put.go (one PUT), upload_parts.go (in parts, resumable) and
+// upload_stream.go (before hashing, opt-in). UploadFiles (upload_many.go)
+// sends many the same ways.
+
+// DefaultPartSize is the part size UploadFile aims for: larger files go in
+// parts of about this size (more when the server's limits demand it).
+const DefaultPartSize = 16 << 20
+
+// DefaultParallelParts is how many parts of one file are sent at once.
+const DefaultParallelParts = 4
 
 // UploadOption configures UploadFile.
 type UploadOption func(*uploadConfig)
 
+// uploadConfig is what the UploadOptions set.
 type uploadConfig struct {
 	name        string
 	progress    func(Progress)
@@ -27,26 +36,13 @@ type uploadConfig struct {
 	stream      bool   // send new large files before hashing them (WithStream)
 }
 
+// newUploadConfig returns the defaults changed by opts.
 func newUploadConfig(opts []UploadOption) uploadConfig {
 	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	return cfg
-}
-
-// Progress reports how far one upload is.
-type Progress struct {
-	Path  string
-	Sent  int64 // bytes sent so far; parts the server already had count as sent
-	Total int64 // bytes in the file
-
-	// UploadFiles only: the sums over every file it sends (content the
-	// server already had is in neither), and, in the last report of each
-	// file, Done with the file's outcome.
-	BatchSent, BatchTotal int64
-	Done                  bool
-	Err                   error
 }
 
 // WithName sets the file's name instead of the path's base name.
@@ -58,19 +54,43 @@ func WithName(name string) UploadOption { return func(c *uploadConfig) { c.name 
 // attempt fails, Sent falls back by what that attempt had sent.
 func WithProgress(fn func(Progress)) UploadOption { return func(c *uploadConfig) { c.progress = fn } }
 
-// HashFile returns the hex SHA-256 of the file at path and its size, reading it once.
-func HashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
+// WithPartSize sets the part size aimed for; files larger than one part go
+// in parts when the server offers multipart uploads. The server's limits
+// may raise it.
+func WithPartSize(n int64) UploadOption {
+	return func(c *uploadConfig) {
+		if n > 0 {
+			c.partSize = n
+		}
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := readAhead(context.Background(), f, func(b []byte) { h.Write(b) })
-	if err != nil {
-		return "", 0, fmt.Errorf("perseus: hash %s: %w", path, err)
+}
+
+// WithParallelParts sets how many parts of one file are sent at once.
+func WithParallelParts(n int) UploadOption {
+	return func(c *uploadConfig) {
+		if n > 0 {
+			c.parallel = n
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// WithStream(true) sends a new file larger than the part size before it is
+// hashed, where the server offers that (Limits.StreamMaxSize): the server
+// hashes the bytes as they arrive, so the file is read once, not twice, and
+// hashing overlaps sending. It is off by default because a stream is not
+// resumable: if it fails, UploadFile starts over the usual way (hash, then
+// parts), and an upload run again after the process died sends the whole
+// file again, where parts send only what is missing.
+func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream = on } }
+
+// WithConcurrency sets how many files UploadFiles hashes and sends at once
+// (default 4). Each may send several parts at once (WithParallelParts).
+func WithConcurrency(n int) UploadOption {
+	return func(c *uploadConfig) {
+		if n > 0 {
+			c.concurrency = n
+		}
+	}
 }
 
 // UploadFile uploads the file at path: it hashes it in one streaming pass,
@@ -101,11 +121,39 @@ func (s *FileService) UploadFile(ctx context.Context, path string, opts ...Uploa
 	return s.uploadHashed(ctx, path, d, cfg, newTracker(path, d.size, cfg))
 }
 
+// digest plans how the file at path is sent, in one PUT or in parts within
+// the server's limits, then hashes it in one pass accordingly.
+func (s *FileService) digest(ctx context.Context, path string, cfg uploadConfig) (digest, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return digest{}, err
+	}
+	var partSize int64
+	if fi.Size() > cfg.partSize {
+		l, err := s.Limits(ctx)
+		if err != nil {
+			return digest{}, err
+		}
+		if l.MaxFileSize > 0 && fi.Size() > l.MaxFileSize {
+			return digest{}, fmt.Errorf("perseus: %s is %d bytes; the server accepts at most %d", path, fi.Size(), l.MaxFileSize)
+		}
+		if partSize, err = planParts(fi.Size(), cfg.partSize, l); err != nil {
+			return digest{}, fmt.Errorf("perseus: %s: %w", path, err)
+		}
+		if partSize > 0 && l.ChainedParts && partSize%sha256chain.BlockSize == 0 {
+			return hashChained(ctx, path, partSize)
+		}
+	}
+	return hashParts(ctx, path, partSize)
+}
+
+// uploadHashed uploads the file at path, hashed as d: it creates the
+// record, or finds the uploaded file when the server has the content
+// already, and sends the bytes in parts or in one PUT, as d plans.
 func (s *FileService) uploadHashed(ctx context.Context, path string, d digest, cfg uploadConfig, tr *tracker) (*File, error) {
-	hash, size := d.hash, d.size
-	res, err := s.CreateFile(ctx, cfg.name, hash)
+	res, err := s.CreateFile(ctx, cfg.name, d.hash)
 	if errors.Is(err, ErrConflict) {
-		return s.existing(ctx, hash)
+		return s.existing(ctx, d.hash)
 	}
 	if err != nil {
 		return nil, err
@@ -113,42 +161,13 @@ func (s *FileService) uploadHashed(ctx context.Context, path string, d digest, c
 	if res.File == nil || res.UploadURL == "" {
 		return nil, errors.New("perseus: create answered without a file or an uploadUrl")
 	}
-	if res.MaxFileSize > 0 && size > res.MaxFileSize {
-		return nil, fmt.Errorf("perseus: %s is %d bytes; the server accepts at most %d", path, size, res.MaxFileSize)
+	if res.MaxFileSize > 0 && d.size > res.MaxFileSize {
+		return nil, fmt.Errorf("perseus: %s is %d bytes; the server accepts at most %d", path, d.size, res.MaxFileSize)
 	}
 	if d.partSize > 0 {
 		return s.uploadParts(ctx, path, res.File, d, cfg, tr)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	for refreshed := 0; ; refreshed++ {
-		done, err := s.put(ctx, res.UploadURL, f, size, tr)
-		var ae *APIError
-		switch {
-		case err == nil && done != nil && done.ID == res.File.ID:
-			return done, nil
-		case err == nil:
-			return res.File, nil
-		case errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden && refreshed < 2:
-			// Most likely expired (a slow link, a long retry): creating again
-			// returns the same record with a fresh URL.
-			if res, err = s.CreateFile(ctx, cfg.name, hash); errors.Is(err, ErrConflict) {
-				return s.existing(ctx, hash)
-			} else if err != nil {
-				return nil, err
-			}
-		case errors.As(err, &ae) && ae.StatusCode == http.StatusConflict:
-			return s.existing(ctx, hash) // someone else's upload of this content won
-		case errors.As(err, &ae) && !errors.Is(err, ErrUploadFailed):
-			// The contract: any 4xx/5xx answer to the PUT is a failed upload.
-			return nil, fmt.Errorf("%w: %w", ErrUploadFailed, err)
-		default:
-			return nil, err
-		}
-	}
+	return s.uploadPut(ctx, path, res, d, cfg, tr)
 }
 
 // existing returns the uploaded file holding content with this hash.
@@ -166,66 +185,4 @@ func (s *FileService) existing(ctx context.Context, hash string) (*File, error) 
 		return files[0], nil
 	}
 	return nil, fmt.Errorf("perseus: the server said content %s exists, but find does not return it: %w", hash, ErrNotFound)
-}
-
-// putSection makes one attempt at PUTting size bytes of f from off to
-// target, with headers, through a body of its own that it leaves in *body
-// (the attempt before it takes back what it counted as sent).
-func (s *FileService) putSection(ctx context.Context, target string, headers map[string]string, f *os.File, off, size int64, tr *tracker, body **fileBody) (*http.Response, error) {
-	(*body).undo()
-	b, err := openBody(f, off, size, tr)
-	if err != nil {
-		return nil, errors.Join(errNoRetry, err)
-	}
-	*body = b
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, b)
-	if err != nil {
-		b.Close()
-		return nil, errors.Join(errNoRetry, err)
-	}
-	req.ContentLength = size
-	if size == 0 {
-		b.Close()
-		req.Body = http.NoBody
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("User-Agent", s.client.userAgent)
-	stop := b.watch()
-	resp, err := s.client.http.Do(req)
-	stop()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
-	}
-	return resp, err
-}
-
-// put sends size bytes of f to the upload URL, retrying what a retry can fix.
-// It returns the File the server answered with, if it answered with one.
-func (s *FileService) put(ctx context.Context, uploadURL string, f *os.File, size int64, tr *tracker) (*File, error) {
-	var out *File
-	var body *fileBody
-	err := s.client.retry.do(ctx, func() (*http.Response, error) {
-		return s.putSection(ctx, uploadURL, nil, f, 0, size, tr, &body)
-	}, func(resp *http.Response) error {
-		if err := CheckResponse(resp); err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) && ae.StatusCode == http.StatusUnprocessableEntity {
-				return fmt.Errorf("%w: %w", ErrUploadFailed, err)
-			}
-			return err
-		}
-		var f File
-		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&f) == nil && f.ID != "" {
-			out = &f
-		}
-		body.sent()
-		return nil
-	})
-	if err != nil {
-		body.undo()
-	}
-	return out, err
 }

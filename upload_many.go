@@ -4,7 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // maxFindValues is how many hashes UploadFiles puts in one find: the most a
@@ -17,16 +18,6 @@ type UploadResult struct {
 	File  *File // the file, when Err is nil
 	Err   error
 	Known bool // the server already had the content: nothing was sent
-}
-
-// WithConcurrency sets how many files UploadFiles hashes and sends at once
-// (default 4). Each may send several parts at once (WithParallelParts).
-func WithConcurrency(n int) UploadOption {
-	return func(c *uploadConfig) {
-		if n > 0 {
-			c.concurrency = n
-		}
-	}
 }
 
 // UploadFiles uploads the files at paths and returns one result per path,
@@ -47,16 +38,22 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	results := make([]UploadResult, len(paths))
 	digests := make([]digest, len(paths))
 	streams := s.streams(ctx, paths, cfg) // > 0: the size of a file tried by stream, not hashed here
-	forEach(len(paths), cfg.concurrency, func(i int) {
-		results[i].Path = paths[i]
-		if err := ctx.Err(); err != nil {
-			results[i].Err = err
-			return
-		}
-		if streams[i] == 0 {
-			digests[i], results[i].Err = s.digest(ctx, paths[i], cfg)
-		}
-	})
+	// Each file's error is its result's: it stops no other file, so the
+	// goroutines return nil and the group has no context to cancel.
+	var hashing errgroup.Group
+	hashing.SetLimit(cfg.concurrency)
+	for i := range paths {
+		hashing.Go(func() error {
+			results[i].Path = paths[i]
+			if err := ctx.Err(); err != nil {
+				results[i].Err = err
+			} else if streams[i] == 0 {
+				digests[i], results[i].Err = s.digest(ctx, paths[i], cfg)
+			}
+			return nil
+		})
+	}
+	hashing.Wait()
 
 	known := s.uploaded(ctx, results, digests)
 	first := map[string]int{} // hash → the index that sends it
@@ -77,14 +74,19 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 			}
 		}
 	}
-	forEach(len(send), cfg.concurrency, func(j int) {
-		i := send[j]
-		fc := cfg
-		fc.name = filepath.Base(paths[i])
-		tr := newTracker(paths[i], max(digests[i].size, streams[i]), fc)
-		results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
-		tr.finish(results[i].Err)
-	})
+	var sending errgroup.Group // as above: a failed file stops no other
+	sending.SetLimit(cfg.concurrency)
+	for _, i := range send {
+		sending.Go(func() error {
+			fc := cfg
+			fc.name = filepath.Base(paths[i])
+			tr := newTracker(paths[i], max(digests[i].size, streams[i]), fc)
+			results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
+			tr.finish(results[i].Err)
+			return nil
+		})
+	}
+	sending.Wait()
 	for i, d := range digests {
 		if j, ok := first[d.hash]; ok && j != i && results[i].Err == nil {
 			results[i].File, results[i].Err = results[j].File, results[j].Err
@@ -164,18 +166,4 @@ func (s *FileService) uploaded(ctx context.Context, results []UploadResult, dige
 		}
 	}
 	return known
-}
-
-// forEach calls fn(0) … fn(n-1), at most limit at once.
-func forEach(n, limit int, fn func(int)) {
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
 }

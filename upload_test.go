@@ -1,6 +1,7 @@
 package perseus
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -374,5 +375,29 @@ func TestUploadFile_streamsWithoutHoldingTheFileInMemory(t *testing.T) {
 	t.Logf("uploading %d MiB allocated %.2f MiB", size>>20, alloc)
 	if alloc > 16 { // streaming allocates about 1 MiB; reading the file in, 64 MiB or more
 		t.Errorf("uploading %d MiB allocated %.1f MiB: the file is held in memory", size>>20, alloc)
+	}
+}
+
+func TestUploadFile_serverWithoutLimitsEndpointGetsOnePut(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789"), 4000) // 40 kB: two 16 KiB parts and more
+	path := writeTemp(t, "doc.bin", content)
+	client, mux, serverURL := setup(t)
+	handleCreate(t, mux, uploadURLOf(serverURL))
+	var puts atomic.Int32
+	mux.HandleFunc("PUT /upload/f1", func(w http.ResponseWriter, r *http.Request) {
+		puts.Add(1)
+		if b, _ := io.ReadAll(r.Body); !bytes.Equal(b, content) {
+			t.Errorf("PUT of %d bytes, want the whole %d", len(b), len(content))
+		}
+		writeJSON(w, http.StatusOK, `{"id":"f1","status":"uploaded"}`)
+	})
+	if _, err := client.File.UploadFile(t.Context(), path, WithPartSize(16<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if puts.Load() != 1 {
+		t.Errorf("%d PUTs, want the one of the contract", puts.Load())
+	}
+	if l, err := client.File.Limits(t.Context()); err != nil || l != (Limits{}) {
+		t.Errorf("Limits of a server without the endpoint = %+v, %v; want the zero Limits", l, err)
 	}
 }

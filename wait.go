@@ -86,6 +86,7 @@ func (s *FileService) WaitForFileUpload(ctx context.Context, id string, opts ...
 	}
 }
 
+// deadline returns ctx's deadline, or the zero time when it has none.
 func deadline(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d

@@ -11,15 +11,6 @@ import (
 	"os"
 )
 
-// WithStream(true) sends a new file larger than the part size before it is
-// hashed, where the server offers that (Limits.StreamMaxSize): the server
-// hashes the bytes as they arrive, so the file is read once, not twice, and
-// hashing overlaps sending. It is off by default because a stream is not
-// resumable: if it fails, UploadFile starts over the usual way (hash, then
-// parts), and an upload run again after the process died sends the whole
-// file again, where parts send only what is missing.
-func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream = on } }
-
 // streamable reports whether a file of fi may be tried with stream: larger
 // than the part size, and within the server's StreamMaxSize.
 func (s *FileService) streamable(ctx context.Context, fi os.FileInfo, cfg uploadConfig) bool {
@@ -62,53 +53,35 @@ func (s *FileService) stream(ctx context.Context, path string, cfg uploadConfig,
 	if !s.streamable(ctx, before, cfg) {
 		return nil, false, nil
 	}
-	body, err := openBody(fd, 0, size, tr)
-	if err != nil {
-		return nil, false, nil
+	r := request{
+		method: http.MethodPost,
+		path:   "/api/v0/file/stream?name=" + url.QueryEscape(cfg.name),
+		body:   section{fd, 0, size, tr},
+		header: map[string]string{"Content-Type": "application/octet-stream", "Expect": "100-continue", "Accept": "application/json"},
+		once:   true, // a failure falls back to the usual way, which retries and resumes
 	}
-	target := s.client.endpoint("/api/v0/file/stream") + "?name=" + url.QueryEscape(cfg.name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body) // the transport closes body
-	if err != nil {
-		body.Close()
-		return nil, true, err
-	}
-	req.ContentLength = size
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Expect", "100-continue")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", s.client.userAgent)
-	if s.client.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+s.client.apiKey)
-	}
-	stop := body.watch()
-	resp, err := s.client.http.Do(req)
-	stop()
-	if err != nil {
-		body.undo()
-		if ctx.Err() != nil {
-			return nil, true, err
+	var a streamAnswer
+	answered := false
+	err = s.client.do(ctx, r, func(resp *http.Response) error {
+		answered = true
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil || a.File == nil || a.File.ID == "" {
+			return fmt.Errorf("perseus: stream %s: the server answered %d without a file", path, resp.StatusCode)
 		}
-		return nil, false, nil
-	}
-	defer resp.Body.Close()
-	if err := CheckResponse(resp); err != nil {
-		body.undo()
-		var ae *APIError
-		errors.As(err, &ae)
-		switch {
-		case ae.StatusCode == http.StatusConflict && ae.Code == "hash_first",
-			ae.StatusCode == http.StatusNotFound, ae.StatusCode == http.StatusMethodNotAllowed,
-			ae.StatusCode == http.StatusLengthRequired, ae.StatusCode == http.StatusRequestEntityTooLarge,
-			ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests:
+		return nil
+	})
+	var ae *APIError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
+		if declined(ae) {
 			return nil, false, nil
 		}
 		return nil, true, err
+	case answered || ctx.Err() != nil:
+		return nil, true, err
+	default: // no answer: a hashed upload, which retries, may get past what failed
+		return nil, false, nil
 	}
-	var a streamAnswer
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil || a.File == nil || a.File.ID == "" {
-		return nil, true, fmt.Errorf("perseus: stream %s: the server answered %d without a file", path, resp.StatusCode)
-	}
-	body.sent()
 	if a.Existing {
 		return a.File, true, nil
 	}
@@ -124,4 +97,19 @@ func (s *FileService) stream(ctx context.Context, path string, cfg uploadConfig,
 		return nil, true, errors.Join(fmt.Errorf("perseus: %s changed while it was being sent; %s; upload it again", path, what), derr)
 	}
 	return a.File, true, nil
+}
+
+// declined reports whether the server answered a stream in a way that
+// sends the caller the usual way: it does not offer streams, or not for
+// this file (409 hash_first: content of its size may be there already),
+// or it failed in a way a hashed upload, which retries, may get past.
+func declined(ae *APIError) bool {
+	switch {
+	case ae.StatusCode == http.StatusConflict && ae.Code == "hash_first",
+		ae.StatusCode == http.StatusNotFound, ae.StatusCode == http.StatusMethodNotAllowed,
+		ae.StatusCode == http.StatusLengthRequired, ae.StatusCode == http.StatusRequestEntityTooLarge,
+		ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests:
+		return true
+	}
+	return false
 }
