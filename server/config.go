@@ -1,4 +1,4 @@
-// Package server answers the Perseus v0 file API over HTTP on top of a metadata store and a blob store.
+// Package server is the HTTP layer of the Perseus file API: routes, auth, JSON and one table of answers, over the ingest core.
 package server
 
 import (
