@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -98,9 +97,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	f, err := s.core.Await(ctx, tenantOf(r), r.PathValue("id"))
+	f, err := s.core.Await(r.Context(), tenantOf(r), r.PathValue("id"), wait)
 	if err != nil {
 		s.fail(w, r, "get", err)
 		return

@@ -77,11 +77,17 @@ func (p assembledParts) complete(ctx context.Context, rec meta.File, sess sessio
 	if err != nil {
 		return rec, c.unavailable(ctx, "hash_assembly", rec.ID, err, "could not hash the parts: one is still being written, or a storage backend is unavailable; complete again later")
 	}
+	var gone bool // the assembly went meanwhile: deleted, or completed elsewhere
 	f, err := c.settle(ctx, rec, verdict{sum: sum, size: n, want: sess.tok.size, what: "bytes of the parts",
-		keep:    func(ctx context.Context) error { return p.a.CommitAssembly(ctx, id, keys.Content(rec)) },
+		keepFailed: "could not store the content durably; complete again later",
+		keep: func(ctx context.Context) error {
+			err := p.a.CommitAssembly(ctx, id, keys.Content(rec))
+			gone = errors.Is(err, blob.ErrNotFound)
+			return err
+		},
 		discard: func(ctx context.Context) error { return c.parts.removeAll(ctx, rec) }})
-	if errors.Is(err, ErrUnavailable) && c.fileGone(ctx, rec) { // the assembly went with its file
-		return rec, ErrGone
+	if gone {
+		return c.uploadGone(ctx, rec)
 	}
 	return f, err
 }

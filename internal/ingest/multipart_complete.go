@@ -33,7 +33,11 @@ func (c *Core) CompleteMultipart(ctx context.Context, tenant, id, upload string,
 	}
 	unlock, ok := c.locks.TryLock(completeLock(rec))
 	if !ok { // this upload is being completed: wait for the verdict
-		return c.awaitFor(ctx, rec, 30*time.Second)
+		f, err := c.Await(ctx, rec.Tenant, rec.ID, 30*time.Second)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrGone
+		}
+		return f, err
 	}
 	defer unlock()
 	f, err := c.complete(done, rec, tok, listed)

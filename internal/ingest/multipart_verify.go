@@ -21,7 +21,7 @@ func (c *Core) verifyContent(ctx context.Context, rec meta.File, etag string) (m
 	if errors.Is(err, blob.ErrNotFound) {
 		// Removed meanwhile: with its record, or by another verifier that
 		// found it wrong and is settling the record.
-		f, err := c.awaitFor(ctx, rec, 30*time.Second)
+		f, err := c.Await(ctx, rec.Tenant, rec.ID, 30*time.Second)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return rec, ErrGone

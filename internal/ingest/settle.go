@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ type verdict struct {
 	// no other upload is under way for (a stream's own); otherwise it stays
 	// pending, for the client to send again.
 	failOnKeep bool
+	// keepFailed says what the client may do when keep fails; empty: send
+	// the bytes again.
+	keepFailed string
 	// discard removes the bytes, wherever they are before keep: an
 	// uncommitted write, a staged object, an assembly, the object of a
 	// direct multipart upload.
@@ -61,12 +65,16 @@ func (c *Core) settle(ctx context.Context, rec meta.File, v verdict) (meta.File,
 	}
 	if v.keep != nil {
 		if err := v.keep(ctx); err != nil {
+			if errors.Is(err, errStagedChanged) {
+				return rec, err // nothing failed: the bytes are verified again
+			}
 			if v.failOnKeep {
 				if _, ferr := c.transition(ctx, rec, meta.StatusFailed, 0, "the "+v.what+" could not be stored"); ferr != nil {
 					c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", ferr)
 				}
 			}
-			return rec, c.unavailable(ctx, "commit", rec.ID, err, "could not store the bytes durably; nothing was kept, send them again")
+			msg := cmp.Or(v.keepFailed, "could not store the bytes durably; nothing was kept, send them again")
+			return rec, c.unavailable(ctx, "commit", rec.ID, err, msg)
 		}
 	}
 	f, err := c.transition(ctx, rec, meta.StatusUploaded, v.size, "")

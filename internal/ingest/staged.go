@@ -90,7 +90,7 @@ func (c *Core) verifyStaged(ctx context.Context, i blob.Info) error {
 		// what was copied, under a key only the core writes: hash that.
 		if got, m, err := c.hashObject(ctx, dst); err != nil || got != rec.SourceHash || m != v.size {
 			if err == nil {
-				err = fmt.Errorf("staged object %s changed while it was verified; it will be verified again", i.Key)
+				err = fmt.Errorf("%w: %s; it will be verified again", errStagedChanged, i.Key)
 			}
 			return errors.Join(err, c.deleteIf(ctx, dst, copied.ETag))
 		}
@@ -102,6 +102,10 @@ func (c *Core) verifyStaged(ctx context.Context, i blob.Info) error {
 	}
 	return settled(err)
 }
+
+// errStagedChanged: a staged object's bytes changed between their hash and
+// their copy (a presigned URL replayed), which is no store's failure.
+var errStagedChanged = errors.New("the staged object changed while it was verified")
 
 // settled is nil for a verdict a background verifier has nothing more to
 // do about (the record failed, as it should), and err otherwise.

@@ -16,12 +16,17 @@ import (
 const recheck = time.Second
 
 // Await returns tenant's file id once its status is final, or as it is
-// when ctx ends. It is the one place anything waits for a verdict.
-func (c *Core) Await(ctx context.Context, tenant, id string) (meta.File, error) {
+// after wait (at once when wait is 0). ctx is the caller's: when it ends,
+// so does Await, with its error. It is the one place anything waits for a
+// verdict.
+func (c *Core) Await(ctx context.Context, tenant, id string, wait time.Duration) (meta.File, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	expired := wait <= 0
 	for {
 		ch := c.hub.subscribe(id)
-		f, err := c.meta.Get(context.WithoutCancel(ctx), tenant, id)
-		if err != nil || f.Status.Final() || ctx.Err() != nil {
+		f, err := c.meta.Get(ctx, tenant, id)
+		if err != nil || f.Status.Final() || expired {
 			c.hub.unsubscribe(id, ch)
 			return f, notFound(err)
 		}
@@ -29,18 +34,13 @@ func (c *Core) Await(ctx context.Context, tenant, id string) (meta.File, error) 
 		select {
 		case <-ch:
 		case <-t.C:
+		case <-deadline.C:
+			expired = true
 		case <-ctx.Done():
 		}
 		t.Stop()
 		c.hub.unsubscribe(id, ch)
 	}
-}
-
-// awaitFor is Await for at most d.
-func (c *Core) awaitFor(ctx context.Context, rec meta.File, d time.Duration) (meta.File, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	return c.Await(ctx, rec.Tenant, rec.ID)
 }
 
 // notFound turns the metadata store's ErrNotFound into the core's.

@@ -9,3 +9,6 @@ ALTER TABLE files ADD COLUMN kind text NOT NULL DEFAULT 'hashed' CHECK (kind IN 
 -- the records made that way are streamed. The length test is the one the
 -- server made, so that an id of another shape stays hashed, as it was.
 UPDATE files SET kind = 'streamed' WHERE length(id) = 36 AND substr(id, 15, 1) = '8';
+-- An upgrade across this migration stops every replica of the older
+-- version first: one still running would go on making streamed records
+-- marked by their id alone, which this backfill, run once, never sees.
