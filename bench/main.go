@@ -44,6 +44,11 @@ type env struct {
 }
 
 func main() {
+	// The servers the bench starts off the embedded default are one fleet:
+	// one signing key.
+	if os.Getenv("PERSEUS_SIGNING_KEY") == "" {
+		os.Setenv("PERSEUS_SIGNING_KEY", "bench=0123456789abcdef0123456789abcdef")
+	}
 	smokeFlag := flag.Bool("smoke", false, "shrink every row (16 MiB instead of 1 GiB, 50 files, 2 s) and only check that it runs")
 	rowsFlag := flag.String("rows", "1,2,3,4,5,6,7", "comma-separated rows to run")
 	workFlag := flag.String("work", "", "scratch `DIR` (default: a new temporary directory, removed at the end)")

@@ -28,6 +28,9 @@ import (
 
 var binary string
 
+// fleetSigningKey is the signing key of every server the tests start.
+const fleetSigningKey = "e2e=0123456789abcdef0123456789abcdef"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "perseus-e2e-")
 	if err != nil {
@@ -40,6 +43,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: building perseus failed:", err)
 		os.Exit(1)
 	}
+	// Every server the tests start off the embedded default shares one
+	// signing key, as a fleet does (a test that wants another sets its own).
+	os.Setenv("PERSEUS_SIGNING_KEY", fleetSigningKey)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -29,10 +29,11 @@ func keysCLI(t *testing.T, args ...string) (string, string) {
 // that both replicas refuse it at once.
 func TestKeysIsolateTenantsAndRevokeAtOnceOnEveryReplica(t *testing.T) {
 	pg := freshSchema(t)
-	a := startServer(t, t.TempDir(), "--db", pg)
-	b := startServer(t, t.TempDir(), "--db", pg)
+	// Off the embedded default a server starts only with a key to accept.
 	acmeKey, _ := keysCLI(t, "create", "--tenant", "acme", "--db", pg)
 	acmeKey = strings.TrimSpace(acmeKey)
+	a := startServer(t, t.TempDir(), "--db", pg)
+	b := startServer(t, t.TempDir(), "--db", pg)
 	otherKey, _ := keysCLI(t, "create", "--tenant", "other", "--db", pg)
 	otherKey = strings.TrimSpace(otherKey)
 	if !strings.HasPrefix(acmeKey, "pk_") || strings.Contains(acmeKey, "\n") {

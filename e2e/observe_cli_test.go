@@ -162,6 +162,11 @@ func TestServeRefusesBadConfigurationInOneLine(t *testing.T) {
 		{[]string{"--verify-interval", "0s"}, "", "--verify-interval"},
 		{[]string{"--upload-url-ttl", "2h"}, "", "--upload-url-ttl"},
 		{[]string{"--public-url", "ftp://x"}, "", "--public-url"},
+		{[]string{"--signing-key", "0123456789abcdef0123456789abcdef"}, "", "--signing-key"},
+		{[]string{"--signing-key", "k1=short"}, "", "--signing-key"},
+		{[]string{"--signing-key", "k-1=0123456789abcdef0123456789abcdef"}, "", "--signing-key"},
+		{nil, "PERSEUS_SIGNING_KEY=k1=short", "--signing-key"},
+		{[]string{"--signing-key-file", "/nonexistent/keys"}, "", "--signing-key-file"},
 	} {
 		cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...)...)
 		cmd.Env = append(os.Environ(), "AWS_SECRET_ACCESS_KEY=x", "AWS_EC2_METADATA_DISABLED=true")

@@ -74,7 +74,9 @@ func TestReplicasSharePostgresAndS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := countObjects(t, store); n != 1 {
-		t.Fatalf("%d objects in the bucket after one verified upload, want 1 (staging removed)", n)
+		var keys []string
+		store.List(ctx, "", func(i blob.Info) error { keys = append(keys, i.Key); return nil })
+		t.Fatalf("%d objects in the bucket after one verified upload, want 1 (staging removed): %v", n, keys)
 	}
 	// A wrong direct upload becomes failed and leaves nothing behind.
 	_, otherHash := writeRandom(t, t.TempDir(), "x", 10)

@@ -35,15 +35,18 @@ var answers = []struct {
 	{ingest.ErrUnavailable, ErrUnavailable},
 	{sign.ErrInvalid, ErrURLInvalid},
 	{sign.ErrExpired, ErrURLExpired},
+	{sign.ErrUnknownKey, ErrSigningKey},
 }
 
 // answerOf returns the answer to err, or nil for an error no entry of
-// answers is: a backend's own failure.
+// answers is: a backend's own failure. Where err has a message for a
+// person (a Message method), the answer says it.
 func answerOf(err error) *Error {
 	for _, a := range answers {
 		if errors.Is(err, a.err) {
-			if msg := ingest.Message(err); msg != "" {
-				return a.answer.With("%s", msg)
+			var m interface{ Message() string }
+			if errors.As(err, &m) && m.Message() != "" {
+				return a.answer.With("%s", m.Message())
 			}
 			return a.answer
 		}

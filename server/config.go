@@ -3,9 +3,11 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -19,9 +21,15 @@ type Config struct {
 	// blob.Presigner, clients upload straight to it and the server verifies
 	// what arrives.
 	Blobs blob.Store
-	// SigningKey signs upload URLs that point at this server. Required, at
-	// least 32 bytes, the same on every replica.
+	// SigningKey signs upload URLs, part URLs and multipart upload ids: the
+	// key of a lone server, at least 32 bytes. Give either it or
+	// SigningKeys.
 	SigningKey []byte
+	// SigningKeys are the keys of a fleet, the same on every replica: the
+	// first signs, and what any of them signed is accepted, so that keys
+	// can be rotated. Each has an ID, named beside what it signs, so that a
+	// replica without the key says which key it lacks.
+	SigningKeys []SigningKey
 	// PublicURL is the base of upload URLs pointing at this server, e.g.
 	// https://files.example.com when behind a proxy. Empty: derived from each
 	// request's Host.
@@ -55,15 +63,40 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// SigningKey is one signing key of a fleet: an ID of 1 to 32 letters,
+// digits or underscores, and a secret of at least 32 bytes.
+type SigningKey struct {
+	ID     string
+	Secret []byte
+}
+
+// signer returns the signer of the configured keys.
+func (c *Config) signer() (sign.Signer, error) {
+	switch {
+	case len(c.SigningKeys) > 0 && c.SigningKey != nil:
+		return sign.Signer{}, errors.New("server: give Config.SigningKey or Config.SigningKeys, not both")
+	case len(c.SigningKeys) > 0:
+		keys := make([]sign.Key, len(c.SigningKeys))
+		for i, k := range c.SigningKeys {
+			keys[i] = sign.Key{ID: k.ID, Secret: k.Secret}
+		}
+		s, err := sign.NewKeys(keys...)
+		if err != nil {
+			return s, fmt.Errorf("server: Config.SigningKeys: %w", err)
+		}
+		return s, nil
+	case len(c.SigningKey) < sign.MinSecret:
+		return sign.Signer{}, errors.New("server: Config.SigningKey must be at least 32 bytes")
+	}
+	return sign.New(c.SigningKey), nil
+}
+
 // withDefaults fills the HTTP layer's defaults; the ingest core fills and
 // checks the rest (sizes, intervals) when it is built.
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.Meta == nil || cfg.Blobs == nil {
 		return cfg, errors.New("server: Config.Meta and Config.Blobs are required")
-	}
-	if len(cfg.SigningKey) < 32 {
-		return cfg, errors.New("server: Config.SigningKey must be at least 32 bytes")
 	}
 	if cfg.UploadURLTTL <= 0 {
 		cfg.UploadURLTTL = time.Hour

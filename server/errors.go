@@ -37,6 +37,7 @@ var (
 	ErrFileFailed     = &Error{http.StatusConflict, "file_failed", "this file is marked failed; create it again (same name and sourceHash) for a fresh upload URL"}
 	ErrURLInvalid     = &Error{http.StatusForbidden, "upload_url_invalid", "the upload URL is not valid: its signature does not match; create the file again for a fresh URL"}
 	ErrURLExpired     = &Error{http.StatusForbidden, "upload_url_expired", "the upload URL has expired; create the file again for a fresh URL"}
+	ErrSigningKey     = &Error{http.StatusForbidden, "signing_key_unknown", "this was signed with a signing key this server does not have: every replica must be started with the same --signing-key list"}
 	ErrFileGone       = &Error{http.StatusGone, "file_deleted", "the file this upload URL was issued for has been deleted"}
 	ErrTooLarge       = &Error{http.StatusRequestEntityTooLarge, "too_large", "the body is larger than this server accepts"}
 	ErrHashMismatch   = &Error{http.StatusUnprocessableEntity, "hash_mismatch", "the uploaded bytes do not hash to the file's sourceHash; the file is marked failed and the bytes were discarded"}

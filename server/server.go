@@ -34,7 +34,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, sign: sign.New(c.SigningKey), obs: newObserver()}
+	signer, err := c.signer()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, sign: signer, obs: newObserver()}
 	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
 	s.cfg.Meta = observedMeta{Store: c.Meta, obs: s.obs}
 	s.core, err = ingest.New(ingest.Config{

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +11,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/perseus-go/perseus/internal/backend"
@@ -23,7 +20,9 @@ import (
 
 type serveFlags struct {
 	addr, data, db, blobs, publicURL string
-	apiKeys                          []string
+	apiKeyList                       []string
+	signingKeyList                   []string
+	signingKeyFile                   string
 	ttl, verify, pendingTTL, sweep   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
@@ -35,7 +34,8 @@ func newServeCmd() *cobra.Command {
 		"api-key": "PERSEUS_API_KEYS", "public-url": "PERSEUS_PUBLIC_URL", "upload-url-ttl": "PERSEUS_UPLOAD_URL_TTL",
 		"max-file-size": "PERSEUS_MAX_FILE_SIZE", "verify-interval": "PERSEUS_VERIFY_INTERVAL",
 		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
-		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL"}
+		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL",
+		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Perseus file server",
@@ -46,13 +46,21 @@ in a directory, both under --data; nothing else to install or start. With
 --db postgres://… and --blobs s3://… any number of replicas share one
 PostgreSQL and one S3-compatible store, and clients upload straight to S3.
 
-With no --api-key, a development key is generated on first start, kept in
-DATA/dev-api-key and printed. Keys made with 'perseus keys create' always work.
+API keys: give --api-key, or create keys with 'perseus keys create' (they
+always work). Only on the embedded default, and only when no key exists at
+all, a development key is generated, kept in DATA/dev-api-key and printed;
+anywhere else a server without any key refuses to start.
+
+Signing keys sign upload URLs and multipart uploads. Off the embedded
+default every replica needs the same list: --signing-key ID=SECRET (the
+first signs, all are accepted, so that keys can be rotated). On the
+embedded default, without it, a key is kept in DATA/signing.key.
 Every flag has an environment equivalent, shown in [brackets].`,
 		Example: `  perseus serve
   perseus serve --addr 0.0.0.0:8080 --data /var/lib/perseus
   perseus serve --db postgres://perseus@db:5432/perseus \
-    --blobs 's3://perseus?endpoint=http://minio:9000&region=us-east-1'`,
+    --blobs 's3://perseus?endpoint=http://minio:9000&region=us-east-1' \
+    --signing-key k2026=$SIGNING_SECRET`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := env.apply(cmd.Flags()); err != nil {
@@ -66,7 +74,9 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringVar(&f.data, "data", "perseus-data", "`DIR` where the embedded default keeps everything [PERSEUS_DATA]")
 	fl.StringVar(&f.db, "db", "", "metadata store `URL`: sqlite:///PATH or postgres://… (default sqlite under --data) [PERSEUS_DB]")
 	fl.StringVar(&f.blobs, "blobs", "", "content store `URL`: file:///PATH or s3://BUCKET?endpoint=…&region=… (default a directory under --data) [PERSEUS_BLOBS]")
-	fl.StringArrayVar(&f.apiKeys, "api-key", nil, "accept this API `KEY` for tenant \"default\"; repeatable [PERSEUS_API_KEYS, comma-separated]")
+	fl.StringArrayVar(&f.apiKeyList, "api-key", nil, "accept this API `KEY` for tenant \"default\"; repeatable [PERSEUS_API_KEYS, comma-separated]")
+	fl.StringArrayVar(&f.signingKeyList, "signing-key", nil, "signing key `ID=SECRET` (secret of 32 bytes or more), the same on every replica; repeatable: the first signs, all are accepted [PERSEUS_SIGNING_KEY, comma-separated]")
+	fl.StringVar(&f.signingKeyFile, "signing-key-file", "", "`FILE` of signing keys, one ID=SECRET a line, after any --signing-key [PERSEUS_SIGNING_KEY_FILE]")
 	fl.StringVar(&f.publicURL, "public-url", "", "base `URL` of upload URLs when behind a proxy (default: from each request's Host) [PERSEUS_PUBLIC_URL]")
 	fl.DurationVar(&f.ttl, "upload-url-ttl", time.Hour, "how long an upload URL stays valid, at most 1h [PERSEUS_UPLOAD_URL_TTL]")
 	fl.Int64Var(&f.maxSize, "max-file-size", 5<<40, "largest file accepted, in `BYTES` [PERSEUS_MAX_FILE_SIZE]")
@@ -78,7 +88,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	return cmd
 }
 
-func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
+func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error) {
 	stderr := cmd.ErrOrStderr()
 	if err := f.check(); err != nil {
 		return err
@@ -95,53 +105,72 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	default:
 		return usageError{fmt.Errorf("--log-format %q: use text or json", f.logFormat)}
 	}
-	if err := os.MkdirAll(f.data, 0o700); err != nil {
-		return fmt.Errorf("--data %s: %w", f.data, err)
-	}
 	if f.db == "" {
 		f.db = backend.DefaultDB(f.data)
 	}
 	if f.blobs == "" {
 		f.blobs = backend.DefaultBlobs(f.data)
 	}
+	signingKeys, err := f.signingKeys()
+	if err != nil {
+		return err
+	}
+	if len(signingKeys) == 0 && !f.embedded() {
+		return errNoSigningKey
+	}
+	// A start that fails leaves nothing behind: the port is taken before
+	// anything is made, the blob store is reached before a database file is
+	// created, and a --data directory this start created goes again.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", f.addr, err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	if _, statErr := os.Stat(f.data); errors.Is(statErr, fs.ErrNotExist) {
+		defer func() {
+			if err != nil {
+				os.RemoveAll(f.data)
+			}
+		}()
+	}
+	if f.embedded() {
+		if err := os.MkdirAll(f.data, 0o700); err != nil {
+			return fmt.Errorf("--data %s: %w", f.data, err)
+		}
+	}
+	blobs, err := backend.OpenBlobs(ctx, f.blobs)
+	if err != nil {
+		return err
+	}
+	if err := pingBlobs(ctx, f, blobs); err != nil {
+		return err
+	}
 	metaStore, err := backend.OpenMeta(ctx, f.db)
 	if err != nil {
 		return err
 	}
 	defer metaStore.Close()
-	blobs, err := backend.OpenBlobs(ctx, f.blobs)
-	if err != nil {
+	if err := pingMeta(ctx, f, metaStore); err != nil {
 		return err
 	}
-	if err := pingStores(ctx, f, metaStore, blobs); err != nil {
-		return err
-	}
-	signingKey, err := secretFile(filepath.Join(f.data, "signing.key"), 32)
-	if err != nil {
-		return err
-	}
-	keys := map[string]string{}
-	for _, k := range f.apiKeys {
-		keys[k] = "default"
-	}
-	if len(keys) == 0 {
-		devKey, err := secretFile(filepath.Join(f.data, "dev-api-key"), 24)
-		if err != nil {
+	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
+		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
+		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger}
+	if len(signingKeys) == 0 {
+		if cfg.SigningKey, err = secretFile(filepath.Join(f.data, "signing.key"), 32); err != nil {
 			return err
 		}
-		keys[string(devKey)] = "default"
-		fmt.Fprintf(stderr, "perseus: development API key (tenant default, kept in %s):\n  export LETTRIA_API_KEY=%s\n",
-			filepath.Join(f.data, "dev-api-key"), devKey)
 	}
-	srv, err := server.New(server.Config{Meta: metaStore, Blobs: blobs, SigningKey: signingKey, PublicURL: f.publicURL,
-		StaticKeys: keys, UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
-		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger})
-	if err != nil {
+	if cfg.StaticKeys, err = f.apiKeys(ctx, metaStore, stderr); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.addr)
+	srv, err := server.New(cfg)
 	if err != nil {
-		return fmt.Errorf("--addr %s: %w", f.addr, err)
+		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if f.pprofAddr != "" {
@@ -162,27 +191,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	return hs.Shutdown(sctx)
-}
-
-// secretFile returns the secret kept in path, creating it with n random bytes
-// (hex) on first use, readable by the owner only.
-func secretFile(path string, n int) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return []byte(s), nil
-		}
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	raw := make([]byte, n)
-	rand.Read(raw)
-	secret := []byte(hex.EncodeToString(raw))
-	if err := os.WriteFile(path, append(secret, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	return secret, nil
 }
 
 func servePprof(addr string, logger *slog.Logger) {

@@ -27,7 +27,7 @@ func (f serveFlags) check() error {
 			return bad("%s %v: must be more than 0", d.flag, d.v)
 		}
 	}
-	for _, k := range f.apiKeys {
+	for _, k := range f.apiKeyList {
 		if k == "" || strings.ContainsAny(k, " \t\r\n") {
 			return bad("--api-key %q: a key must be non-empty and contain no whitespace", k)
 		}
@@ -41,16 +41,26 @@ func (f serveFlags) check() error {
 	return nil
 }
 
-// pingStores checks, once at start, that both stores answer, so that a
-// server that cannot work says so in one line instead of serving errors.
-func pingStores(ctx context.Context, f serveFlags, m meta.Store, b blob.Store) error {
+// pingBlobs and pingMeta check, once at start, that a store answers, so
+// that a server that cannot work says so in one line instead of serving
+// errors.
+func pingBlobs(ctx context.Context, f serveFlags, b blob.Store) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := m.Ping(ctx); err != nil {
-		return fmt.Errorf("--db %s: the metadata store does not answer: %s", backend.Redact(f.db), backend.OneLine(err))
-	}
 	if err := b.Ping(ctx); err != nil {
 		return fmt.Errorf("--blobs %s: the blob store does not answer: %s", backend.Redact(f.blobs), backend.OneLine(err))
 	}
 	return nil
 }
+
+func pingMeta(ctx context.Context, f serveFlags, m meta.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := m.Ping(ctx); err != nil {
+		return fmt.Errorf("--db %s: the metadata store does not answer: %s", f.redactedDB(), backend.OneLine(err))
+	}
+	return nil
+}
+
+// redactedDB is --db with its password hidden.
+func (f serveFlags) redactedDB() string { return backend.Redact(f.db) }

@@ -53,7 +53,10 @@ type detailed struct {
 }
 
 func (d *detailed) Error() string { return d.msg }
-func (d *detailed) Unwrap() error { return d.kind }
+
+// Message is what the error says to a person.
+func (d *detailed) Message() string { return d.msg }
+func (d *detailed) Unwrap() error   { return d.kind }
 
 // failf returns an error of kind whose message for a person is the formatted text.
 func failf(kind error, format string, args ...any) error {

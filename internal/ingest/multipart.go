@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus/internal/sha256chain"
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -87,8 +88,13 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	var sess *session
 	for i := range sessions {
 		s := &sessions[i]
-		if s.tok.size == size && s.tok.partSize == partSize && (sess == nil || s.started.After(sess.started)) {
+		if s.foreign == "" && s.tok.size == size && s.tok.partSize == partSize && (sess == nil || s.started.After(sess.started)) {
 			sess = s
+		}
+	}
+	if sess == nil {
+		if err := c.foreignUpload(sessions); err != nil {
+			return Upload{}, false, err
 		}
 	}
 	created := sess == nil
@@ -116,16 +122,33 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 	if err != nil {
 		return Upload{}, err
 	}
-	if len(sessions) == 0 {
-		return Upload{}, failf(ErrUploadNotFound, "file %s has no unfinished multipart upload", rec.ID)
-	}
-	newest := sessions[0]
-	for _, s := range sessions[1:] {
-		if s.started.After(newest.started) {
+	var newest *session
+	for i := range sessions {
+		if s := &sessions[i]; s.foreign == "" && (newest == nil || s.started.After(newest.started)) {
 			newest = s
 		}
 	}
-	return c.describe(ctx, rec, newest)
+	if newest == nil {
+		if err := c.foreignUpload(sessions); err != nil {
+			return Upload{}, err
+		}
+		return Upload{}, failf(ErrUploadNotFound, "file %s has no unfinished multipart upload", rec.ID)
+	}
+	return c.describe(ctx, rec, *newest)
+}
+
+// foreignUpload is the error for a file whose only live uploads were
+// started by a server with a signing key this one does not have: going on
+// without them would send the whole file again, silently; the operator must
+// give every replica the same keys. Uploads idle longer than PendingTTL are
+// the sweeper's, not a reason to refuse.
+func (c *Core) foreignUpload(sessions []session) error {
+	for _, s := range sessions {
+		if s.foreign != "" && time.Since(s.started) < c.cfg.PendingTTL {
+			return &sign.UnknownKeyError{ID: s.foreign}
+		}
+	}
+	return nil
 }
 
 // describe returns upload sess of rec with the parts it holds, one per number.

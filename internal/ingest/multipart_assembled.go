@@ -29,8 +29,10 @@ func (p assembledParts) sessions(ctx context.Context, rec meta.File) ([]session,
 	var out []session
 	dir := keys.PartsDir(rec.Tenant, rec.ID)
 	err := p.a.ListAssemblies(ctx, dir, func(i blob.Info) error {
-		if tok, ok := p.c.parseToken(rec, strings.TrimPrefix(i.Key, dir)); ok {
-			out = append(out, session{tok: tok, started: i.ModTime})
+		tok, err := p.c.parseToken(rec, strings.TrimPrefix(i.Key, dir))
+		if s, ok := listed(tok, err); ok {
+			s.started = i.ModTime
+			out = append(out, s)
 		}
 		return nil
 	})

@@ -61,9 +61,10 @@ func (d directParts) sessions(ctx context.Context, rec meta.File) ([]session, er
 	var out []session
 	dir := keys.MultipartDir(rec.Tenant, rec.ID)
 	err = d.c.blobs.List(ctx, dir, func(i blob.Info) error {
-		tok, ok := d.c.parseToken(rec, strings.TrimPrefix(i.Key, dir))
-		if u, live := byNonce[tok.salt]; ok && live { // a marker without its upload is left to the sweeper
-			out = append(out, session{tok: tok, storeID: u.ID, key: u.Key, started: u.Initiated})
+		s, ok := listed(d.c.parseToken(rec, strings.TrimPrefix(i.Key, dir)))
+		if u, live := byNonce[s.tok.salt]; ok && live { // a marker without its upload is left to the sweeper
+			s.storeID, s.key, s.started = u.ID, u.Key, u.Initiated
+			out = append(out, s)
 		}
 		return nil
 	})

@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -14,6 +16,23 @@ type session struct {
 	storeID string    // the store's upload id (S3); empty for uploads through the server
 	key     string    // the object the upload creates (S3)
 	started time.Time // when it began (S3); through the server, when it was last written to
+	// foreign is the id of the signing key of an upload this server cannot
+	// go on with: another replica, with another key, started it.
+	foreign string
+}
+
+// listed returns the session of an uploadId found in the store, and
+// whether it is one: the core's own, or one signed with a key this server
+// does not have (foreign), which it reports rather than silently ignore.
+func listed(tok uploadToken, err error) (session, bool) {
+	var uk *sign.UnknownKeyError
+	switch {
+	case err == nil:
+		return session{tok: tok}, true
+	case errors.As(err, &uk):
+		return session{tok: tok, foreign: uk.ID}, true
+	}
+	return session{}, false
 }
 
 // parter keeps multipart uploads: in the store itself (directParts, S3), or

@@ -1,20 +1,23 @@
 package ingest
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
 // uploadToken is a multipart uploadId as clients see it:
-// "<size>-<partSize>-<salt><mac>".
+// "<size>-<partSize>-<kid>.<salt><mac>", or "<size>-<partSize>-<salt><mac>"
+// when the signing key has no id (a lone server's).
 type uploadToken struct {
 	size, partSize int64
+	kid            string // the id of the signing key, if it has one
 	salt           string // 16 hex: random, or derived from the store's upload id (S3)
 	mac            string // 32 hex: uploadMAC of the rest, for the record's tenant and id
 }
@@ -25,13 +28,19 @@ const (
 )
 
 func (t uploadToken) String() string {
-	return fmt.Sprintf("%d-%d-%s%s", t.size, t.partSize, t.salt, t.mac)
+	kid := ""
+	if t.kid != "" {
+		kid = t.kid + "."
+	}
+	return fmt.Sprintf("%d-%d-%s%s%s", t.size, t.partSize, kid, t.salt, t.mac)
 }
 
-// uploadMAC binds an upload's plan and salt to one record of one tenant.
-func (c *Core) uploadMAC(tenant, id string, size, partSize int64, salt string) string {
-	m := c.cfg.Signer.MAC("perseus-multipart-v1", tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt)
-	return hex.EncodeToString(m[:macLen/2])
+const tokenDomain = "perseus-multipart-v1"
+
+// tokenFields are what an upload's MAC binds: its plan and salt, to one
+// record of one tenant.
+func tokenFields(tenant, id string, size, partSize int64, salt string) []string {
+	return []string{tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt}
 }
 
 // newToken makes the uploadId of an upload of rec with this plan; salt is
@@ -42,29 +51,44 @@ func (c *Core) newToken(rec meta.File, size, partSize int64, salt string) upload
 		rand.Read(b[:])
 		salt = hex.EncodeToString(b[:])
 	}
-	return uploadToken{size, partSize, salt, c.uploadMAC(rec.Tenant, rec.ID, size, partSize, salt)}
+	m := c.cfg.Signer.MAC(tokenDomain, tokenFields(rec.Tenant, rec.ID, size, partSize, salt)...)
+	return uploadToken{size: size, partSize: partSize, kid: c.cfg.Signer.SigningID(), salt: salt, mac: hex.EncodeToString(m[:macLen/2])}
 }
 
-// parseToken reads an uploadId of rec; ok is false for anything the core
-// did not make for rec.
-func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, ok bool) {
+// parseToken reads an uploadId of rec: ErrUploadNotFound for anything the
+// core did not make for rec, and a *sign.UnknownKeyError (with the token
+// as far as it could be read) for one signed with a key this server does
+// not have.
+func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) {
 	f := strings.Split(str, "-")
-	if len(f) != 3 || len(f[2]) != saltLen+macLen {
-		return t, false
+	if len(f) != 3 {
+		return t, ErrUploadNotFound
+	}
+	rest := f[2]
+	if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+		t.kid, rest = rest[:i], rest[i+1:]
+		if sign.CheckID(t.kid) != nil {
+			return t, ErrUploadNotFound
+		}
 	}
 	var err1, err2 error
 	t.size, err1 = strconv.ParseInt(f[0], 10, 64)
 	t.partSize, err2 = strconv.ParseInt(f[1], 10, 64)
-	if _, err := hex.DecodeString(f[2]); err != nil || err1 != nil || err2 != nil || t.size <= 0 || t.partSize <= 0 {
-		return t, false
+	mac, herr := hex.DecodeString(rest)
+	if len(rest) != saltLen+macLen || rest != strings.ToLower(rest) || herr != nil || err1 != nil || err2 != nil || t.size <= 0 || t.partSize <= 0 {
+		return t, ErrUploadNotFound
 	}
-	t.salt, t.mac = f[2][:saltLen], f[2][saltLen:]
-	want := c.uploadMAC(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)
-	// Compared as signatures are: in constant time.
-	if !hmac.Equal([]byte(t.mac), []byte(want)) {
-		return t, false
+	t.salt, t.mac = rest[:saltLen], rest[saltLen:]
+	if t.String() != str {
+		return t, ErrUploadNotFound
 	}
-	return t, t.String() == str
+	switch err := c.cfg.Signer.VerifyPrefix(t.kid, mac[saltLen/2:], tokenDomain, tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...); {
+	case errors.Is(err, sign.ErrUnknownKey):
+		return t, err
+	case err != nil:
+		return t, ErrUploadNotFound
+	}
+	return t, nil
 }
 
 // tokenFor reads an uploadId of rec taken from a client: one the core made
@@ -72,9 +96,9 @@ func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, ok bool) {
 // because the limits may have changed since the upload began, and nothing
 // sized by the plan (part lists, files) may outgrow them.
 func (c *Core) tokenFor(rec meta.File, str string) (uploadToken, error) {
-	tok, ok := c.parseToken(rec, str)
-	if !ok {
-		return tok, ErrUploadNotFound
+	tok, err := c.parseToken(rec, str)
+	if err != nil {
+		return tok, err
 	}
 	if err := c.checkPlan(tok.size, tok.partSize); err != nil {
 		return tok, err

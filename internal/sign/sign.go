@@ -7,27 +7,149 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
 )
 
-// Errors of a check: the signature does not match, or it did but has expired.
+// Errors of a check: the signature does not match, it did but has expired,
+// or it names a key the Signer does not have (an *UnknownKeyError).
 var (
-	ErrInvalid = errors.New("sign: signature does not match")
-	ErrExpired = errors.New("sign: expired")
+	ErrInvalid    = errors.New("sign: signature does not match")
+	ErrExpired    = errors.New("sign: expired")
+	ErrUnknownKey = errors.New("sign: signed with a key this server does not have")
 )
 
-// Signer issues and checks signatures under one key, the same on every replica.
-type Signer struct{ key []byte }
+// UnknownKeyError is a signature made with a key of this ID, which the
+// Signer does not have: most often a replica started with another
+// --signing-key than the one that issued it.
+type UnknownKeyError struct{ ID string }
 
-// New returns a Signer with key.
-func New(key []byte) Signer { return Signer{key: key} }
+func (e *UnknownKeyError) Error() string {
+	return fmt.Sprintf("signed with signing key %q, which this server does not have", e.ID)
+}
 
-// MAC is the HMAC of fields under a domain that names what is signed, so
-// that a signature for one kind of thing never checks as another kind.
+// Is makes an UnknownKeyError match ErrUnknownKey.
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
+
+// Message says to a person what went wrong and how to mend it.
+func (e *UnknownKeyError) Message() string {
+	return fmt.Sprintf("this was signed with signing key %q, which this server does not have: every replica must be started with the same --signing-key list (the first signs, all are accepted)", e.ID)
+}
+
+// Key is one signing key: an ID, named beside what it signs so that a
+// check knows which key to use (empty for the key of a lone server), and a
+// secret of at least MinSecret bytes.
+type Key struct {
+	ID     string
+	Secret []byte
+}
+
+// MinSecret is the shortest secret a Key may have.
+const MinSecret = 32
+
+// CheckID reports whether id may name a key: 1 to 32 letters, digits or
+// underscores, so that it fits in URLs and object keys as it is.
+func CheckID(id string) error {
+	if len(id) == 0 || len(id) > 32 {
+		return fmt.Errorf("a signing key id must be 1 to 32 characters, not %d", len(id))
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_') {
+			return fmt.Errorf("signing key id %q: only letters, digits and _ are allowed", id)
+		}
+	}
+	return nil
+}
+
+// Signer signs with the first of its keys and accepts a signature of any of
+// them, so that keys can be rotated across a fleet: add the new key first
+// on every replica, and drop the old one once nothing it signed is alive.
+type Signer struct{ keys []Key }
+
+// New returns a Signer with one key without an ID: what a lone server
+// uses, and what tests use.
+func New(secret []byte) Signer { return Signer{keys: []Key{{Secret: secret}}} }
+
+// NewKeys returns a Signer with keys, the first of which signs. Every key
+// has an ID of its own (CheckID) and a secret of at least MinSecret bytes.
+func NewKeys(keys ...Key) (Signer, error) {
+	if len(keys) == 0 {
+		return Signer{}, errors.New("no signing key")
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if err := CheckID(k.ID); err != nil {
+			return Signer{}, err
+		}
+		if len(k.Secret) < MinSecret {
+			return Signer{}, fmt.Errorf("signing key %q: the secret is %d bytes; it must be at least %d", k.ID, len(k.Secret), MinSecret)
+		}
+		if seen[k.ID] {
+			return Signer{}, fmt.Errorf("signing key %q is given twice", k.ID)
+		}
+		seen[k.ID] = true
+	}
+	return Signer{keys: append([]Key(nil), keys...)}, nil
+}
+
+// SigningID is the ID of the key that signs (empty for a key without one).
+func (s Signer) SigningID() string { return s.keys[0].ID }
+
+// MAC is the HMAC, under the signing key, of fields under a domain that
+// names what is signed, so that a signature for one kind of thing never
+// checks as another kind.
 func (s Signer) MAC(domain string, fields ...string) []byte {
-	m := hmac.New(sha256.New, s.key)
+	return macOf(s.keys[0].Secret, domain, fields...)
+}
+
+// Verify checks that sig is the MAC of fields under domain by the key named
+// id, or when id is empty by any key: ErrInvalid if it is not, an
+// *UnknownKeyError if no key has that id.
+func (s Signer) Verify(id string, sig []byte, domain string, fields ...string) error {
+	for _, k := range s.keys {
+		if id != "" && k.ID != id {
+			continue
+		}
+		if hmac.Equal(sig, macOf(k.Secret, domain, fields...)) {
+			return nil
+		}
+		if id != "" {
+			return ErrInvalid
+		}
+	}
+	if id != "" {
+		return &UnknownKeyError{ID: id}
+	}
+	return ErrInvalid
+}
+
+// VerifyPrefix is Verify for a signature cut to its first len(sig) bytes,
+// at least 16: for ids that carry a shorter signature (multipart uploadIds).
+func (s Signer) VerifyPrefix(id string, sig []byte, domain string, fields ...string) error {
+	if len(sig) < 16 || len(sig) > sha256.Size {
+		return ErrInvalid
+	}
+	for _, k := range s.keys {
+		if id != "" && k.ID != id {
+			continue
+		}
+		if hmac.Equal(sig, macOf(k.Secret, domain, fields...)[:len(sig)]) {
+			return nil
+		}
+		if id != "" {
+			return ErrInvalid
+		}
+	}
+	if id != "" {
+		return &UnknownKeyError{ID: id}
+	}
+	return ErrInvalid
+}
+
+func macOf(secret []byte, domain string, fields ...string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(domain))
 	// Each field is length-prefixed, so no field's bytes can be read as part
 	// of another (a separator could appear inside the id, which comes from the
@@ -41,8 +163,17 @@ func (s Signer) MAC(domain string, fields ...string) []byte {
 	return m.Sum(nil)
 }
 
-func (s Signer) uploadMAC(tenant, id, hash string, exp int64) []byte {
-	return s.MAC("perseus-upload-v2", tenant, id, hash, strconv.FormatInt(exp, 10))
+func uploadFields(tenant, id, hash string, exp int64) []string {
+	return []string{tenant, id, hash, strconv.FormatInt(exp, 10)}
+}
+
+const uploadDomain, partDomain = "perseus-upload-v2", "perseus-part-v2"
+
+// setKey names the signing key in v, where it has a name.
+func (s Signer) setKey(v url.Values) {
+	if id := s.SigningID(); id != "" {
+		v.Set("kid", id)
+	}
 }
 
 // UploadQuery returns the query string of the URL that takes the content of
@@ -54,7 +185,8 @@ func (s Signer) UploadQuery(tenant, id, hash string, exp time.Time) string {
 	v.Set("tenant", tenant)
 	v.Set("hash", hash)
 	v.Set("expires", strconv.FormatInt(e, 10))
-	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.uploadMAC(tenant, id, hash, e)))
+	s.setKey(v)
+	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.MAC(uploadDomain, uploadFields(tenant, id, hash, e)...)))
 	return v.Encode()
 }
 
@@ -64,8 +196,11 @@ func (s Signer) CheckUpload(id string, q url.Values, now time.Time) (tenant, has
 	tenant, hash = q.Get("tenant"), q.Get("hash")
 	exp, perr := strconv.ParseInt(q.Get("expires"), 10, 64)
 	sig, derr := base64.RawURLEncoding.DecodeString(q.Get("sig"))
-	if perr != nil || derr != nil || !hmac.Equal(sig, s.uploadMAC(tenant, id, hash, exp)) {
+	if perr != nil || derr != nil {
 		return "", "", ErrInvalid
+	}
+	if err := s.Verify(q.Get("kid"), sig, uploadDomain, uploadFields(tenant, id, hash, exp)...); err != nil {
+		return "", "", err
 	}
 	if now.Unix() > exp {
 		return "", "", ErrExpired
@@ -84,9 +219,9 @@ type Part struct {
 	From         string // a chained part's chaining value before it; empty otherwise
 }
 
-func (s Signer) partMAC(id string, c Part, exp int64) []byte {
-	return s.MAC("perseus-part-v2", c.Tenant, id, c.Hash, c.Upload, strconv.Itoa(c.Number),
-		strconv.FormatInt(c.Size, 10), c.SHA256, c.From, strconv.FormatInt(exp, 10))
+func partFields(id string, c Part, exp int64) []string {
+	return []string{c.Tenant, id, c.Hash, c.Upload, strconv.Itoa(c.Number),
+		strconv.FormatInt(c.Size, 10), c.SHA256, c.From, strconv.FormatInt(exp, 10)}
 }
 
 // PartQuery returns the query string of the URL of part c of file id, valid
@@ -103,7 +238,8 @@ func (s Signer) PartQuery(id string, c Part, exp time.Time) string {
 		v.Set("from", c.From)
 	}
 	v.Set("expires", strconv.FormatInt(e, 10))
-	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.partMAC(id, c, e)))
+	s.setKey(v)
+	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.MAC(partDomain, partFields(id, c, e)...)))
 	return v.Encode()
 }
 
@@ -119,8 +255,8 @@ func (s Signer) CheckPart(id, part string, q url.Values, now time.Time) (Part, e
 		return Part{}, ErrInvalid
 	}
 	c.Number, c.Size = n, size
-	if !hmac.Equal(sig, s.partMAC(id, c, exp)) {
-		return Part{}, ErrInvalid
+	if err := s.Verify(q.Get("kid"), sig, partDomain, partFields(id, c, exp)...); err != nil {
+		return Part{}, err
 	}
 	if now.Unix() > exp {
 		return Part{}, ErrExpired
