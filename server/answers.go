@@ -32,6 +32,8 @@ var answers = []struct {
 	{ingest.ErrPartsMissing, ErrPartsMissing},
 	{ingest.ErrCompleting, ErrCompleting},
 	{ingest.ErrPartMismatch, ErrPartMismatch},
+	{ingest.ErrOverQuota, ErrOverQuota},
+	{ingest.ErrQuotaExceeded, ErrQuotaExceeded},
 	{ingest.ErrUnavailable, ErrUnavailable},
 	{sign.ErrInvalid, ErrURLInvalid},
 	{sign.ErrExpired, ErrURLExpired},

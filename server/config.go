@@ -48,6 +48,17 @@ type Config struct {
 	MaxParts                 int
 	// MaxFindValues caps ids plus sourceHashes in one find. Default 1000.
 	MaxFindValues int
+	// RateLimit is how many requests per second each API key may make to
+	// this server (each replica counts its own), sustained, and RateBurst
+	// how many at once; beyond them a request is answered 429 with
+	// Retry-After (ratelimit.go). RateLimit 0: no limit. RateBurst default:
+	// RateLimit rounded up, at least 1.
+	RateLimit float64
+	RateBurst int
+	// QuotaFiles and QuotaBytes bound what each tenant keeps: its pending
+	// and uploaded files, and the sizes of its uploaded ones; what does not
+	// fit is refused (413 or 507) before its bytes are sent. 0: no bound.
+	QuotaFiles, QuotaBytes int64
 	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
 	VerifyInterval time.Duration
 	// PendingTTL is how long a pending record may go without an upload
@@ -100,6 +111,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.UploadURLTTL <= 0 {
 		cfg.UploadURLTTL = time.Hour
+	}
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+		return cfg, errors.New("server: Config.RateLimit and Config.RateBurst must not be negative")
+	}
+	if cfg.RateLimit > 0 && cfg.RateBurst == 0 {
+		cfg.RateBurst = defaultBurst(cfg.RateLimit)
 	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000

@@ -50,6 +50,11 @@ var (
 	ErrInvalidWait    = &Error{http.StatusBadRequest, "invalid_wait", "wait must be a duration such as 30s, at most 60s"}
 	ErrUnsupportedMed = &Error{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the request body as JSON (Content-Type: application/json)"}
 
+	// Limits per tenant (GET /api/v0/limits says them).
+	ErrRateLimited   = &Error{http.StatusTooManyRequests, "rate_limited", "too many requests with this API key; retry after the seconds Retry-After says"}
+	ErrOverQuota     = &Error{http.StatusRequestEntityTooLarge, "over_quota", "the file is larger than what remains of your quota; delete files you no longer need to make room"}
+	ErrQuotaExceeded = &Error{http.StatusInsufficientStorage, "quota_exceeded", "you keep as many files or bytes as your quota allows; delete files you no longer need, then try again"}
+
 	// Listing (GET /api/v0/file).
 	ErrInvalidLimit  = &Error{http.StatusBadRequest, "invalid_limit", "limit must be a whole number from 1 to 1000"}
 	ErrInvalidCursor = &Error{http.StatusBadRequest, "invalid_cursor", "cursor must be the nextCursor of an earlier answer, unchanged"}

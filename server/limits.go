@@ -4,7 +4,8 @@ import "net/http"
 
 // Limits is what GET /api/v0/limits answers: the bounds this server holds
 // uploads to, so that clients can choose part sizes and refuse what would be
-// refused anyway.
+// refused anyway, and the limits each tenant is held to, with the caller's
+// usage where a quota applies.
 type Limits struct {
 	MaxFileSize         int64  `json:"maxFileSize"`         // largest content, in bytes
 	MinPartSize         int64  `json:"minPartSize"`         // smallest part but the last, in bytes
@@ -15,13 +16,30 @@ type Limits struct {
 	PartChecksum        string `json:"partChecksum"`        // the checksum each part is held to: "sha256"
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
+
+	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
+	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
+	QuotaFiles int64   `json:"quotaFiles"`          // most files (pending or uploaded) a tenant keeps; 0: no bound
+	QuotaBytes int64   `json:"quotaBytes"`          // most bytes of uploaded files a tenant keeps; 0: no bound
+	UsedFiles  *int64  `json:"usedFiles,omitempty"` // the caller's files as quotaFiles counts them; only with a quota
+	UsedBytes  *int64  `json:"usedBytes,omitempty"` // the caller's bytes as quotaBytes counts them; only with a quota
 }
 
 func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 	l := s.core.Limits()
-	writeJSON(w, http.StatusOK, Limits{
+	ans := Limits{
 		MaxFileSize: l.MaxFileSize, MinPartSize: l.MinPartSize, MaxPartSize: l.MaxPartSize,
 		MaxParts: l.MaxParts, UploadURLTTLSeconds: int64(s.cfg.UploadURLTTL.Seconds()),
 		Multipart: true, PartChecksum: "sha256", ChainedParts: l.ChainedParts, StreamMaxSize: l.StreamMaxSize,
-	})
+		RateLimit: s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
+	}
+	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
+		u, err := s.core.Usage(r.Context(), tenantOf(r))
+		if err != nil {
+			s.fail(w, r, "usage", err)
+			return
+		}
+		ans.UsedFiles, ans.UsedBytes = &u.Files, &u.Bytes
+	}
+	writeJSON(w, http.StatusOK, ans)
 }

@@ -53,6 +53,11 @@ func (m observedMeta) HasSize(ctx context.Context, tenant string, size int64) (b
 	return ok, m.failed("has_size", err)
 }
 
+func (m observedMeta) Usage(ctx context.Context, tenant string) (meta.Usage, error) {
+	u, err := m.Store.Usage(ctx, tenant)
+	return u, m.failed("usage", err)
+}
+
 func (m observedMeta) List(ctx context.Context, tenant string, q meta.ListQuery) ([]meta.File, error) {
 	fs, err := m.Store.List(ctx, tenant, q)
 	return fs, m.failed("list", err)

@@ -26,6 +26,7 @@ type Server struct {
 	sign sign.Signer  // upload and part URLs that point at this server
 	mux  *router
 	obs  *observer
+	rate *keyLimiter // nil: no rate limit
 }
 
 // New builds a Server from cfg.
@@ -39,6 +40,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, sign: signer, obs: newObserver()}
+	s.rate = newKeyLimiter(c.RateLimit, c.RateBurst)
 	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
 	s.cfg.Meta = observedMeta{Store: c.Meta, obs: s.obs}
 	s.core, err = ingest.New(ingest.Config{
@@ -46,6 +48,7 @@ func New(cfg Config) (*Server, error) {
 		MaxFileSize: c.MaxFileSize, MinPartSize: c.MinPartSize, MaxPartSize: c.MaxPartSize, MaxParts: c.MaxParts,
 		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
 		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.blobError,
+		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes,
 	})
 	if err != nil {
 		return nil, err
@@ -124,7 +127,8 @@ type ctxKey struct{}
 // tenantOf returns the tenant that auth resolved for r.
 func tenantOf(r *http.Request) string { return r.Context().Value(ctxKey{}).(string) }
 
-// auth resolves the bearer key to a tenant, or answers 401.
+// auth resolves the bearer key to a tenant, or answers 401; then holds the
+// key to its request rate, or answers 429.
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
@@ -146,6 +150,9 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 			tenant = k.Tenant
+		}
+		if !s.allow(w, key) {
+			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, tenant)))
 	}

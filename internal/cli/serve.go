@@ -26,6 +26,7 @@ type serveFlags struct {
 	ttl, verify, pendingTTL, sweep   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
+	limits                           limitFlags // serve_limits.go
 }
 
 func newServeCmd() *cobra.Command {
@@ -85,6 +86,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty) [PERSEUS_PPROF]")
+	f.limits.register(fl, env)
 	return cmd
 }
 
@@ -159,7 +161,8 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	}
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
 		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
-		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger}
+		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger,
+		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
 	if len(signingKeys) == 0 {
 		if cfg.SigningKey, err = secretFile(filepath.Join(f.data, "signing.key"), 32); err != nil {
 			return err

@@ -19,6 +19,9 @@ func (f serveFlags) check() error {
 	if f.maxSize <= 0 {
 		return bad("--max-file-size %d: must be more than 0 bytes", f.maxSize)
 	}
+	if err := f.limits.check(); err != nil {
+		return err
+	}
 	for _, d := range []struct {
 		flag string
 		v    time.Duration

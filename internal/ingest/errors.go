@@ -42,6 +42,12 @@ var (
 	ErrCompleting = errors.New("ingest: the upload is being completed")
 	// ErrPartMismatch: a part's bytes are not the size and SHA-256 it was issued for.
 	ErrPartMismatch = errors.New("ingest: the part's bytes do not match")
+	// ErrQuotaExceeded: the tenant keeps as many files or bytes as its
+	// quota allows; it must delete some before it adds more.
+	ErrQuotaExceeded = errors.New("ingest: the tenant is at its quota")
+	// ErrOverQuota: one file larger than what remains of the tenant's byte
+	// quota (or than the whole quota).
+	ErrOverQuota = errors.New("ingest: the file is larger than the quota leaves room for")
 	// ErrUnavailable: a store failed; the caller may retry later.
 	ErrUnavailable = errors.New("ingest: a storage backend is unavailable")
 )

@@ -15,8 +15,12 @@ import (
 // name) when there is none: the v0 contract's create, with dedup. A pending
 // or failed record of that content is made pending again and returned with
 // created false (self-heal: it takes bytes again); an uploaded one is
-// returned as it is, and the caller has nothing to send.
+// returned as it is, and the caller has nothing to send. A create that
+// would add a file beyond the tenant's files quota is ErrQuotaExceeded.
 func (c *Core) Create(ctx context.Context, tenant, name, hash string) (rec meta.File, created bool, err error) {
+	if err := c.roomForRecord(ctx, tenant, hash); err != nil {
+		return rec, false, err
+	}
 	return c.meta.Claim(ctx, meta.File{
 		ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Name: name, SourceHash: hash,
 		Kind: meta.KindHashed, CreatedAt: now(),

@@ -31,6 +31,10 @@ type Config struct {
 	// Defaults 5 MiB, 5 GiB and 10000, S3's own limits.
 	MinPartSize, MaxPartSize int64
 	MaxParts                 int
+	// QuotaFiles and QuotaBytes bound what each tenant keeps: its pending
+	// and uploaded files, and the sizes of its uploaded ones (see quota.go).
+	// 0: no bound.
+	QuotaFiles, QuotaBytes int64
 	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
 	VerifyInterval time.Duration
 	// PendingTTL is how long a pending record may go without an upload
@@ -69,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxParts <= 0 {
 		c.MaxParts = 10000
+	}
+	if c.QuotaFiles < 0 || c.QuotaBytes < 0 {
+		return c, errors.New("ingest: Config.QuotaFiles and Config.QuotaBytes must not be negative")
 	}
 	if c.MinPartSize > c.MaxPartSize {
 		return c, errors.New("ingest: Config.MinPartSize must not be more than Config.MaxPartSize")
@@ -137,6 +144,8 @@ type Limits struct {
 	// Direct says whether clients send bytes straight to the blob store
 	// (DirectURL); otherwise they come through the HTTP layer.
 	Direct bool
+	// QuotaFiles and QuotaBytes are what each tenant may keep; 0: no bound.
+	QuotaFiles, QuotaBytes int64
 }
 
 // Limits returns the bounds the core holds uploads to.
@@ -144,7 +153,7 @@ func (c *Core) Limits() Limits {
 	return Limits{
 		MaxFileSize: c.cfg.MaxFileSize, MinPartSize: c.cfg.MinPartSize, MaxPartSize: c.cfg.MaxPartSize,
 		MaxParts: c.cfg.MaxParts, ChainedParts: c.parts.chained(), StreamMaxSize: c.streamMax(),
-		Direct: c.presign != nil,
+		Direct: c.presign != nil, QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes,
 	}
 }
 

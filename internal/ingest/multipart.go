@@ -69,7 +69,8 @@ type PartTarget struct {
 // StartMultipart starts an upload of tenant's file id with this plan, or
 // resumes the newest unfinished one with the same plan (created false);
 // others are left to finish or to be swept, since another client may be
-// sending them.
+// sending them. Each start, a resuming one too, checks that size fits the
+// tenant's byte quota.
 func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, partSize int64) (Upload, bool, error) {
 	if err := c.checkPlan(size, partSize); err != nil {
 		return Upload{}, false, err
@@ -80,6 +81,9 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	}
 	if rec.Status == meta.StatusUploaded {
 		return Upload{}, false, ErrAlreadyUploaded
+	}
+	if err := c.roomFor(ctx, tenant, false, size); err != nil {
+		return Upload{}, false, err
 	}
 	sessions, err := c.parts.sessions(ctx, rec)
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 // long (-1: unknown), sent through the HTTP layer to an upload URL issued
 // for the content hash: the v0 contract's PUT, on a store without direct
 // uploads. The bytes stream into the store while being hashed; only
-// verified, durably committed bytes make the file uploaded.
+// verified, durably committed bytes make the file uploaded. A body that
+// does not fit the tenant's byte quota is refused before it is read.
 func (c *Core) Receive(ctx context.Context, tenant, id, hash string, body io.Reader, length int64) (meta.File, error) {
 	rec, err := c.meta.Get(ctx, tenant, id)
 	switch {
@@ -32,6 +33,11 @@ func (c *Core) Receive(ctx context.Context, tenant, id, hash string, body io.Rea
 		return rec, failf(ErrFailed, "this file is marked failed (%s); create it again (same name and sourceHash) for a fresh upload URL", rec.Reason)
 	case length > c.cfg.MaxFileSize:
 		return rec, failf(ErrTooLarge, "the body is %d bytes; this server accepts at most %d", length, c.cfg.MaxFileSize)
+	case length < 0 && c.cfg.QuotaBytes > 0:
+		return rec, failf(ErrLengthRequired, "send the body with a Content-Length: this server holds each tenant to a byte quota, checked before the bytes are sent")
+	}
+	if err := c.roomFor(ctx, tenant, false, length); err != nil {
+		return rec, err
 	}
 	bw, sum, n, err := c.copyIn(ctx, keys.Content(rec), rec.ID, body, length)
 	if err != nil {

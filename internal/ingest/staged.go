@@ -66,6 +66,12 @@ func (c *Core) verifyStaged(ctx context.Context, i blob.Info) error {
 	v := verdict{want: -1, what: "uploaded bytes", discard: func(ctx context.Context) error { return c.blobs.Delete(ctx, i.Key) }}
 	if i.Size > c.cfg.MaxFileSize { // a presigned PUT carries no length limit of its own
 		v.refuse = fmt.Sprintf("uploaded %d bytes; this server accepts at most %d", i.Size, c.cfg.MaxFileSize)
+	} else if err := c.roomFor(ctx, tenant, false, i.Size); errors.Is(err, ErrQuotaExceeded) || errors.Is(err, ErrOverQuota) {
+		v.refuse = "uploaded bytes that do not fit the quota: " + Message(err) // nor was it checked before they were sent
+	} else if err != nil {
+		return err
+	}
+	if v.refuse != "" {
 		_, err := c.settle(ctx, rec, v)
 		return settled(err)
 	}

@@ -36,6 +36,12 @@ func (c *Core) Stream(ctx context.Context, tenant, name string, body io.Reader, 
 	if has {
 		return f, false, failf(ErrHashFirst, "you have an uploaded file of %d bytes, so this content may be there already: hash the file and create it (POST /api/v0/file), which sends nothing the server has", length)
 	}
+	// A new file, as far as anyone can tell before the hash: content of a
+	// pending record at the files quota is refused here, and taken by the
+	// contract's way (create), which finds that record.
+	if err := c.roomFor(ctx, tenant, true, length); err != nil {
+		return f, false, err
+	}
 	rec := meta.File{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Name: name, Kind: meta.KindStreamed, CreatedAt: now()}
 	key := keys.Content(rec)
 	bw, sum, n, err := c.copyIn(ctx, key, rec.ID, body, length)

@@ -60,6 +60,12 @@ var (
 	ErrExists   = errors.New("meta: already exists")
 )
 
+// Usage is what one tenant keeps, as quotas count it (Store.Usage).
+type Usage struct {
+	Files int64 // pending and uploaded records
+	Bytes int64 // the sizes of the uploaded ones
+}
+
 // Update describes a status transition. The store applies it only while the
 // record's status is still From, so that concurrent finishers agree.
 type Update struct {
@@ -89,6 +95,11 @@ type Store interface {
 	// HasSize reports whether tenant has an uploaded record of exactly size
 	// bytes. It is answered from an index on (tenant, size).
 	HasSize(ctx context.Context, tenant string, size int64) (bool, error)
+	// Usage returns what tenant keeps, as quotas count it: its pending and
+	// uploaded records (failed ones hold nothing), and the sizes of its
+	// uploaded ones. It is answered from indexes of the tenant's pending
+	// and uploaded records, never a walk of the table.
+	Usage(ctx context.Context, tenant string) (Usage, error)
 	// Transition applies u to the record with this id if its status is u.From,
 	// returning the new record; ErrConflict if the status was another,
 	// ErrNotFound if there is no such record.

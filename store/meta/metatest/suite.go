@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"GetIsScopedToTenant", testGetScoped},
 		{"FindMatchesIdsOrHashesOnce", testFind},
 		{"HasSizeCountsOnlyUploadedRecords", testHasSize},
+		{"UsageCountsPendingAndUploadedRecords", testUsage},
 		{"TransitionIsCompareAndSet", testTransition},
 		{"PendingToPendingTouchesUpdatedAt", testTouch},
 		{"DeleteRemovesRecord", testDelete},

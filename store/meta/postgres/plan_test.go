@@ -20,7 +20,8 @@ import (
 // is answered from its partial index (tenant, size) of uploaded files
 // (migration 0004) and never scans the table, neither in the plan made for
 // its arguments nor in the generic one PostgreSQL may keep for its
-// prepared statement, made while the table was empty.
+// prepared statement, made while the table was empty. Usage is answered
+// from the partial indexes of uploaded (0004) and pending (0006) files.
 func TestLookupsOfATenantTheStatisticsHaveNotSeenTakeTheirKeys(t *testing.T) {
 	for _, upgraded := range []bool{false, true} {
 		name := map[bool]string{false: "new", true: "upgraded"}[upgraded]
@@ -148,6 +149,8 @@ FROM generate_series(1, $2::int) g`, tenant, n, size)
 		{"has size, none of it", hasSizeSQL, []any{"new", int64(1234)}, []string{"files_tenant_size_uploaded"}},
 		{"has size 0", hasSizeSQL, []any{"new", int64(0)}, []string{"files_tenant_size_uploaded"}},
 		{"has size, all of it", hasSizeSQL, []any{"old", int64(1234)}, []string{"files_tenant_size_uploaded"}},
+		{"usage", usageSQL, []any{"new"}, []string{"files_tenant_size_uploaded", "files_tenant_pending"}},
+		{"usage, all uploaded", usageSQL, []any{"old"}, []string{"files_tenant_size_uploaded", "files_tenant_pending"}},
 	} {
 		check(tc.name, plan(tc.sql, tc.args...), tc.want...)
 	}

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_status_updated ON files (status, updated_at);
 CREATE INDEX IF NOT EXISTS files_tenant_created ON files (tenant, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS files_tenant_size_uploaded ON files (tenant, size) WHERE status = 'uploaded';
+CREATE INDEX IF NOT EXISTS files_tenant_pending ON files (tenant) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS api_keys (
 	id         TEXT PRIMARY KEY,
 	tenant     TEXT NOT NULL,
