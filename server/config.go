@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/perseus-go/perseus/internal/sign"
@@ -72,6 +73,16 @@ type Config struct {
 	OrphanGrace time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// CORSOrigins are the origins (scheme://host[:port], "*" for any, or
+	// one "*." before a host for its subdomains) whose web pages may call the
+	// API (cors.go). Empty: no CORS headers at all. See CheckOrigin.
+	CORSOrigins []string
+	// PrivateMetrics keeps GET /metrics off Handler, for a program that
+	// serves MetricsHandler on a listener of its own.
+	PrivateMetrics bool
+	// Version names this build in the perseus_build_info metric. Default:
+	// the main module's version from the binary's build information.
+	Version string
 }
 
 // SigningKey is one signing key of a fleet: an ID of 1 to 32 letters,
@@ -123,6 +134,17 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	for _, o := range cfg.CORSOrigins {
+		if err := CheckOrigin(o); err != nil {
+			return cfg, fmt.Errorf("server: Config.CORSOrigins: %w", err)
+		}
+	}
+	if cfg.Version == "" {
+		cfg.Version = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			cfg.Version = bi.Main.Version
+		}
 	}
 	return cfg, nil
 }

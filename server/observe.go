@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +33,7 @@ type observer struct {
 	storeErrors *prometheus.CounterVec   // store, op
 }
 
-func newObserver() *observer {
+func newObserver(version string) *observer {
 	o := &observer{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { o.reg.MustRegister(c) }
 	o.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_requests_total",
@@ -52,8 +55,12 @@ func newObserver() *observer {
 	o.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_store_errors_total",
 		Help: "Failed calls to a backend store (not counting not-found or lost races), by store and operation."},
 		[]string{"store", "op"})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "perseus_build_info",
+		Help: "Always 1, labelled with the version of this server and the Go toolchain that built it."},
+		[]string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
 	for _, c := range []prometheus.Collector{o.requests, o.duration, o.bytesIn, o.bytesOut, o.inFlight, o.uploads,
-		o.transitions, o.storeErrors,
+		o.transitions, o.storeErrors, build, collectors.NewBuildInfoCollector(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -70,6 +77,11 @@ func (o *observer) transition(from, to string) { o.transitions.WithLabelValues(f
 
 // blobError counts one failed call to the blob store.
 func (o *observer) blobError(op string) { o.storeErrors.WithLabelValues("blob", op).Inc() }
+
+// StatusClientClosed is the status a request is counted and logged with
+// when its client went away before it had its answer (nginx's 499): the
+// answer the handler wrote, if any, never reached anyone.
+const StatusClientClosed = 499
 
 // quietRoutes are logged at debug level: probes and scrapes would drown the rest.
 var quietRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
@@ -98,10 +110,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 		elapsed := time.Since(start)
 		route := r.Pattern // set by the ServeMux on the request it served
-		if route == "" {
+		switch {
+		case route != "":
+		case r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "":
+			route = "preflight" // answered by the CORS middleware, before any route
+		default:
 			route = "unmatched"
 		}
 		code := cw.status()
+		var gone []slog.Attr
+		if clientGone(r, in, cw) {
+			gone = []slog.Attr{slog.Bool("client_gone", true), slog.Int("answered", code)}
+			code = StatusClientClosed
+		}
 		codeStr := strconv.Itoa(code)
 		s.obs.requests.WithLabelValues(route, codeStr).Inc()
 		s.obs.duration.WithLabelValues(route).Observe(elapsed.Seconds())
@@ -118,12 +139,30 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		// The path only: an upload URL's query is a credential.
-		s.cfg.Logger.LogAttrs(r.Context(), level, "request",
+		s.cfg.Logger.LogAttrs(r.Context(), level, "request", append([]slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
 			slog.Int("status", code), slog.Int64("bytes_in", in.n), slog.Int64("bytes_out", cw.n),
 			slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr),
-			slog.String("user_agent", r.UserAgent()))
+			slog.String("user_agent", r.UserAgent())}, gone...)...)
 	})
+}
+
+// clientGone says whether r's client went away before it had its answer:
+// its connection closed (or, on HTTP/2, its stream was reset) while r was
+// served, and the answer was an error, was never written or could not be
+// written. The server itself ending r (a context cancelled with another
+// cause, as at a forced shutdown) or a body that stopped arriving (a read
+// deadline) is no client going away. A whole answer written before the
+// client closed is not one either: it had it.
+func clientGone(r *http.Request, in *countingBody, cw *countingWriter) bool {
+	ctx := r.Context()
+	if ctx.Err() == nil || context.Cause(ctx) != context.Canceled {
+		return false
+	}
+	if in.err != nil && errors.Is(in.err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return cw.code == 0 || cw.code >= 400 || cw.err != nil
 }
 
 // saneRequestID accepts a client's request id of 1 to 128 visible ASCII
@@ -166,23 +205,30 @@ func (h requestIDLogs) WithGroup(name string) slog.Handler {
 	return requestIDLogs{h.Handler.WithGroup(name)}
 }
 
-// countingBody counts the request body bytes the handler read.
+// countingBody counts the request body bytes the handler read, and keeps
+// the first error other than the body's end.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n   int64
+	err error
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
 	return n, err
 }
 
-// countingWriter records the status and counts the body bytes written.
+// countingWriter records the status, counts the body bytes written and
+// keeps the first error writing them.
 type countingWriter struct {
 	http.ResponseWriter
 	code int
 	n    int64
+	err  error
 }
 
 func (c *countingWriter) WriteHeader(code int) {
@@ -198,6 +244,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	}
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 

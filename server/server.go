@@ -14,6 +14,7 @@ import (
 	"github.com/perseus-go/perseus/internal/ingest"
 	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/meta"
+	"github.com/rs/cors"
 )
 
 // Server answers the file API over HTTP: routes, auth, decoding, encoding
@@ -27,6 +28,7 @@ type Server struct {
 	mux  *router
 	obs  *observer
 	rate *keyLimiter // nil: no rate limit
+	cors *cors.Cors  // nil without Config.CORSOrigins
 }
 
 // New builds a Server from cfg.
@@ -39,7 +41,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, sign: signer, obs: newObserver()}
+	s := &Server{cfg: c, sign: signer, obs: newObserver(c.Version), cors: newCORS(c.CORSOrigins)}
 	s.rate = newKeyLimiter(c.RateLimit, c.RateBurst)
 	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
 	s.cfg.Meta = observedMeta{Store: c.Meta, obs: s.obs}
@@ -72,7 +74,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v0/file", s.auth(s.handleList))
 	m.HandleFunc("GET /api/v0/file/{id}/content", s.auth(s.handleContent))
 	m.HandleFunc("GET /api/v0/openapi.json", s.handleOpenAPI)
-	m.Handle("GET /metrics", s.obs.metricsHandler())
+	if !s.cfg.PrivateMetrics {
+		m.Handle("GET /metrics", s.MetricsHandler())
+	}
 	m.HandleFunc("GET /api/v0/limits", s.auth(s.handleLimits))
 	m.HandleFunc("POST /api/v0/file/{id}/multipart", s.auth(s.handleMultipartStart))
 	m.HandleFunc("GET /api/v0/file/{id}/multipart", s.auth(s.handleMultipartGet))
@@ -86,14 +90,29 @@ func (s *Server) routes() {
 // Handler returns the HTTP handler of the whole API. Requests no route takes
 // get the mux's own 404 or 405, as JSON with a message like every error.
 func (s *Server) Handler() http.Handler {
-	return s.observe(idleBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = idleBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.mux.Handler(r); pattern == "" {
 			s.mux.ServeHTTP(&unrouted{ResponseWriter: w}, r)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
-	})))
+	}))
+	if s.cors != nil {
+		h = s.cors.Handler(h)
+	}
+	return s.observe(h)
 }
+
+// MetricsHandler serves the server's metrics in the Prometheus text format:
+// at GET /metrics of Handler, unless Config.PrivateMetrics.
+func (s *Server) MetricsHandler() http.Handler { return s.obs.metricsHandler() }
+
+// Drain answers the long polls in progress (GET /api/v0/file/{id}?wait=)
+// at once with each file as it is, and later ones without waiting, so that
+// a server shutting down need not hold them to their end. Everything else
+// is served as before. Call it as http.Server.Shutdown begins
+// (http.Server.RegisterOnShutdown).
+func (s *Server) Drain() { s.core.Drain() }
 
 // unrouted turns the mux's plain-text 404 and 405 into JSON errors; anything
 // else (a redirect to a cleaned path) passes through.

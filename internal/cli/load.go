@@ -73,8 +73,8 @@ temporary directory) in this process and drives that.`,
 	f.StringVar(&apiKey, "api-key", os.Getenv("LETTRIA_API_KEY"), "API `KEY` [LETTRIA_API_KEY]")
 	f.IntVar(&cfg.Clients, "clients", 64, "concurrent clients")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
-	f.IntVar(&cfg.MinSize, "min-size", 4<<10, "smallest file in `BYTES`")
-	f.IntVar(&cfg.MaxSize, "max-size", 64<<10, "largest file in `BYTES`")
+	sizeVar(f, &cfg.MinSize, "min-size", 4<<10, "smallest file: `SIZE` in bytes, or with a unit such as 4KiB")
+	sizeVar(f, &cfg.MaxSize, "max-size", 64<<10, "largest file: `SIZE` in bytes, or with a unit such as 64KiB")
 	return cmd
 }
 

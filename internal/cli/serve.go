@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/perseus-go/perseus"
 	"github.com/perseus-go/perseus/internal/backend"
 	"github.com/perseus-go/perseus/server"
 	"github.com/spf13/cobra"
@@ -27,6 +25,7 @@ type serveFlags struct {
 	maxSize                          int64
 	logFormat, pprofAddr             string
 	limits                           limitFlags // serve_limits.go
+	ops                              opsFlags   // TLS, CORS, log level, metrics, shutdown: serve_ops.go
 }
 
 func newServeCmd() *cobra.Command {
@@ -80,12 +79,13 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringVar(&f.signingKeyFile, "signing-key-file", "", "`FILE` of signing keys, one ID=SECRET a line, after any --signing-key [PERSEUS_SIGNING_KEY_FILE]")
 	fl.StringVar(&f.publicURL, "public-url", "", "base `URL` of upload URLs when behind a proxy (default: from each request's Host) [PERSEUS_PUBLIC_URL]")
 	fl.DurationVar(&f.ttl, "upload-url-ttl", time.Hour, "how long an upload URL stays valid, at most 1h [PERSEUS_UPLOAD_URL_TTL]")
-	fl.Int64Var(&f.maxSize, "max-file-size", 5<<40, "largest file accepted, in `BYTES` [PERSEUS_MAX_FILE_SIZE]")
+	sizeVar(fl, &f.maxSize, "max-file-size", 5<<40, "largest file accepted: `SIZE` in bytes, or with a unit such as 500MB or 5GiB [PERSEUS_MAX_FILE_SIZE]")
 	fl.DurationVar(&f.verify, "verify-interval", 200*time.Millisecond, "how often direct (S3) uploads are looked for and verified [PERSEUS_VERIFY_INTERVAL]")
 	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
-	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty) [PERSEUS_PPROF]")
+	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty; --metrics-addr serves it too) [PERSEUS_PPROF]")
+	f.ops.register(fl, env)
 	f.limits.register(fl, env)
 	return cmd
 }
@@ -98,15 +98,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	if f.ttl <= 0 || f.ttl > time.Hour {
 		return usageError{fmt.Errorf("--upload-url-ttl %v: must be more than 0 and at most 1h", f.ttl)}
 	}
-	var logger *slog.Logger
-	switch f.logFormat {
-	case "text":
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
-	case "json":
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	default:
-		return usageError{fmt.Errorf("--log-format %q: use text or json", f.logFormat)}
+	ops, err := f.prepareOps(stderr)
+	if err != nil {
+		return err
 	}
+	defer ops.close()
+	logger := ops.logger
 	if f.db == "" {
 		f.db = backend.DefaultDB(f.data)
 	}
@@ -162,6 +159,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
 		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
 		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger,
+		CORSOrigins: f.ops.corsOrigins, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
 	if len(signingKeys) == 0 {
 		if cfg.SigningKey, err = secretFile(filepath.Join(f.data, "signing.key"), 32); err != nil {
@@ -175,35 +173,5 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	if f.pprofAddr != "" {
-		go servePprof(f.pprofAddr, logger)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go srv.Run(runCtx)
-	fmt.Fprintf(stderr, "perseus: serving on http://%s (db %s, blobs %s)\n", ln.Addr(), backend.Redact(f.db), f.blobs)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(stderr, "perseus: shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	return hs.Shutdown(sctx)
-}
-
-func servePprof(addr string, logger *slog.Logger) {
-	m := http.NewServeMux()
-	m.HandleFunc("/debug/pprof/", pprof.Index)
-	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	logger.Info("pprof listening", "addr", addr)
-	if err := http.ListenAndServe(addr, m); err != nil {
-		logger.Error("pprof", "err", err)
-	}
+	return ops.serve(ctx, ln, srv, "db", backend.Redact(f.db), "blobs", f.blobs)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 )
 
@@ -13,7 +12,7 @@ import (
 type limitFlags struct {
 	rate       float64
 	burst      int
-	quotaBytes sizeValue
+	quotaBytes int64
 	quotaFiles int64
 }
 
@@ -25,7 +24,7 @@ func (l *limitFlags) register(fl *pflag.FlagSet, env envFlags) {
 	}
 	fl.Float64Var(&l.rate, "rate-limit", 0, "`N` requests per second each API key may make, sustained; beyond, 429 with Retry-After (0: no limit) [PERSEUS_RATE_LIMIT]")
 	fl.IntVar(&l.burst, "rate-burst", 0, "`N` requests each API key may make at once (default: --rate-limit, rounded up) [PERSEUS_RATE_BURST]")
-	fl.Var(&l.quotaBytes, "quota-bytes", "`SIZE` of uploaded files each tenant may keep, e.g. 5GiB (0: no quota) [PERSEUS_QUOTA_BYTES]")
+	sizeVar(fl, &l.quotaBytes, "quota-bytes", 0, "`SIZE` of uploaded files each tenant may keep, e.g. 5GiB (0: no quota) [PERSEUS_QUOTA_BYTES]")
 	fl.Int64Var(&l.quotaFiles, "quota-files", 0, "`N` files (pending or uploaded) each tenant may keep (0: no quota) [PERSEUS_QUOTA_FILES]")
 }
 
@@ -44,27 +43,3 @@ func (l limitFlags) check() error {
 	}
 	return nil
 }
-
-// sizeValue is a flag of a size in bytes, with units: 5GiB, 500MB, 1024.
-type sizeValue int64
-
-func (s *sizeValue) String() string {
-	if *s == 0 {
-		return "0"
-	}
-	return humanize.IBytes(uint64(*s))
-}
-
-func (s *sizeValue) Set(v string) error {
-	n, err := humanize.ParseBytes(v)
-	if err != nil {
-		return fmt.Errorf("%q is no size: give bytes, or a number with a unit such as 5GiB", v)
-	}
-	if n > math.MaxInt64 {
-		return fmt.Errorf("%q is too large", v)
-	}
-	*s = sizeValue(n)
-	return nil
-}
-
-func (s *sizeValue) Type() string { return "SIZE" }

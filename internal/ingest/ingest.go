@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/perseus-go/perseus/internal/sign"
@@ -109,6 +110,8 @@ type Core struct {
 	presign blob.Presigner // nil when uploads come through the HTTP layer
 	hub     hub            // wakes waiters in this process
 	locks   keyLock        // complete/<id>, verify/<key>
+	drained chan struct{}  // closed by Drain: no more waiting
+	drain   sync.Once
 }
 
 // New builds a Core from cfg, choosing once how its blob store keeps
@@ -118,7 +121,7 @@ func New(cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{cfg: cfg, meta: cfg.Meta, blobs: cfg.Blobs}
+	c := &Core{cfg: cfg, meta: cfg.Meta, blobs: cfg.Blobs, drained: make(chan struct{})}
 	c.presign, _ = cfg.Blobs.(blob.Presigner)
 	switch b := cfg.Blobs.(type) {
 	case blob.Multiparter:
@@ -166,19 +169,23 @@ func (c *Core) Ping(ctx context.Context) (metaErr, blobErr error) {
 // (presigned) uploads every VerifyInterval, because existing clients never
 // say that an upload is done; it sweeps abandoned records and orphaned
 // content every SweepInterval; and where the metadata store can tell of
-// changes made by other processes, it wakes this process's waiters.
+// changes made by other processes, it wakes this process's waiters. It
+// returns once all of that has stopped.
 func (c *Core) Run(ctx context.Context) error {
-	go c.every(ctx, c.cfg.SweepInterval, "sweep", func(ctx context.Context) error {
-		_, err := c.Sweep(ctx)
-		return err
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c.every(ctx, c.cfg.SweepInterval, "sweep", func(ctx context.Context) error {
+			_, err := c.Sweep(ctx)
+			return err
+		})
 	})
 	if c.presign != nil {
-		go c.every(ctx, c.cfg.VerifyInterval, "scan of direct uploads", c.VerifyDirect)
+		wg.Go(func() { c.every(ctx, c.cfg.VerifyInterval, "scan of direct uploads", c.VerifyDirect) })
 	}
 	if w, ok := watcherOf(c.meta); ok {
-		go c.watch(ctx, w)
+		wg.Go(func() { c.watch(ctx, w) })
 	}
-	<-ctx.Done()
+	wg.Wait()
 	return nil
 }
 

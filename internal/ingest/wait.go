@@ -16,13 +16,13 @@ import (
 const recheck = time.Second
 
 // Await returns tenant's file id once its status is final, or as it is
-// after wait (at once when wait is 0). ctx is the caller's: when it ends,
-// so does Await, with its error. It is the one place anything waits for a
-// verdict.
+// after wait (at once when wait is 0, or once the core is drained). ctx is
+// the caller's: when it ends, so does Await, with its error. It is the one
+// place anything waits for a verdict.
 func (c *Core) Await(ctx context.Context, tenant, id string, wait time.Duration) (meta.File, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	expired := wait <= 0
+	expired := wait <= 0 || c.isDrained()
 	for {
 		ch := c.hub.subscribe(id)
 		f, err := c.meta.Get(ctx, tenant, id)
@@ -36,10 +36,26 @@ func (c *Core) Await(ctx context.Context, tenant, id string, wait time.Duration)
 		case <-t.C:
 		case <-deadline.C:
 			expired = true
+		case <-c.drained:
+			expired = true
 		case <-ctx.Done():
 		}
 		t.Stop()
 		c.hub.unsubscribe(id, ch)
+	}
+}
+
+// Drain ends every wait, for a process that is shutting down: each Await in
+// progress returns the record as it is now, and later ones return at once,
+// as with no wait. Everything else goes on as before.
+func (c *Core) Drain() { c.drain.Do(func() { close(c.drained) }) }
+
+func (c *Core) isDrained() bool {
+	select {
+	case <-c.drained:
+		return true
+	default:
+		return false
 	}
 }
 
