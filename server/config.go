@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/perseus-go/perseus/internal/ratelimit"
 	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
@@ -127,7 +128,7 @@ func (c *Config) withDefaults() (Config, error) {
 		return cfg, errors.New("server: Config.RateLimit and Config.RateBurst must not be negative")
 	}
 	if cfg.RateLimit > 0 && cfg.RateBurst == 0 {
-		cfg.RateBurst = defaultBurst(cfg.RateLimit)
+		cfg.RateBurst = ratelimit.DefaultBurst(cfg.RateLimit)
 	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000

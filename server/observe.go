@@ -7,76 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// observer holds one Server's metrics, in a registry of its own, so that
-// several servers in one process (tests, embedding programs) never share or
-// clash.
-type observer struct {
-	reg         *prometheus.Registry
-	requests    *prometheus.CounterVec   // route, code
-	duration    *prometheus.HistogramVec // route
-	bytesIn     *prometheus.CounterVec   // route
-	bytesOut    *prometheus.CounterVec   // route
-	inFlight    prometheus.Gauge
-	uploads     *prometheus.HistogramVec // route, code
-	transitions *prometheus.CounterVec   // from, to
-	storeErrors *prometheus.CounterVec   // store, op
-}
-
-func newObserver(version string) *observer {
-	o := &observer{reg: prometheus.NewRegistry()}
-	f := func(c prometheus.Collector) { o.reg.MustRegister(c) }
-	o.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_requests_total",
-		Help: "HTTP requests answered, by route pattern and status code."}, []string{"route", "code"})
-	o.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "perseus_http_request_duration_seconds",
-		Help: "Time to answer an HTTP request, by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
-	o.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_request_body_bytes_total",
-		Help: "Request body bytes read, by route pattern."}, []string{"route"})
-	o.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_http_response_body_bytes_total",
-		Help: "Response body bytes written, by route pattern."}, []string{"route"})
-	o.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "perseus_http_requests_in_flight",
-		Help: "HTTP requests being answered now."})
-	o.uploads = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "perseus_upload_duration_seconds",
-		Help:    "Time to receive and settle one upload request (every PUT route), by route pattern and status code.",
-		Buckets: prometheus.ExponentialBuckets(0.005, 4, 10)}, []string{"route", "code"})
-	o.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_file_status_transitions_total",
-		Help: "File status changes made by this server: from none (a new record) or a status, to a status or deleted."},
-		[]string{"from", "to"})
-	o.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perseus_store_errors_total",
-		Help: "Failed calls to a backend store (not counting not-found or lost races), by store and operation."},
-		[]string{"store", "op"})
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "perseus_build_info",
-		Help: "Always 1, labelled with the version of this server and the Go toolchain that built it."},
-		[]string{"version", "goversion"})
-	build.WithLabelValues(version, runtime.Version()).Set(1)
-	for _, c := range []prometheus.Collector{o.requests, o.duration, o.bytesIn, o.bytesOut, o.inFlight, o.uploads,
-		o.transitions, o.storeErrors, build, collectors.NewBuildInfoCollector(),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		f(c)
-	}
-	return o
-}
-
-// metricsHandler serves the registry in the Prometheus text format.
-func (o *observer) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{Registry: o.reg})
-}
-
-// transition counts one change of a file's status.
-func (o *observer) transition(from, to string) { o.transitions.WithLabelValues(from, to).Inc() }
-
-// blobError counts one failed call to the blob store.
-func (o *observer) blobError(op string) { o.storeErrors.WithLabelValues("blob", op).Inc() }
 
 // StatusClientClosed is the status a request is counted and logged with
 // when its client went away before it had its answer (nginx's 499): the
@@ -104,8 +40,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			r.Body = in
 		}
 		cw := &countingWriter{ResponseWriter: w}
-		s.obs.inFlight.Inc()
-		defer s.obs.inFlight.Dec()
+		s.obs.InFlight.Inc()
+		defer s.obs.InFlight.Dec()
 		next.ServeHTTP(cw, r)
 
 		elapsed := time.Since(start)
@@ -124,12 +60,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			code = StatusClientClosed
 		}
 		codeStr := strconv.Itoa(code)
-		s.obs.requests.WithLabelValues(route, codeStr).Inc()
-		s.obs.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		s.obs.bytesIn.WithLabelValues(route).Add(float64(in.n))
-		s.obs.bytesOut.WithLabelValues(route).Add(float64(cw.n))
+		s.obs.Requests.WithLabelValues(route, codeStr).Inc()
+		s.obs.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
+		s.obs.BytesIn.WithLabelValues(route).Add(float64(in.n))
+		s.obs.BytesOut.WithLabelValues(route).Add(float64(cw.n))
 		if strings.HasPrefix(route, "PUT ") {
-			s.obs.uploads.WithLabelValues(route, codeStr).Observe(elapsed.Seconds())
+			s.obs.Uploads.WithLabelValues(route, codeStr).Observe(elapsed.Seconds())
 		}
 		level := slog.LevelInfo
 		switch {

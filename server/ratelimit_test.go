@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -50,7 +49,7 @@ func TestRateLimitAnswers429WithRetryAfterPerKeyAfterTheBurst(t *testing.T) {
 	if status, _, _ := e.request("GET", "/api/v0/file", "no-such-key"); status != http.StatusUnauthorized {
 		t.Errorf("unknown key: %d, want 401", status)
 	}
-	if n := e.srv.rate.held(); n != 2 {
+	if n := e.srv.rate.Held(); n != 2 {
 		t.Errorf("%d buckets held, want 2: one per key that was let in", n)
 	}
 	// Operations carry no key and are not limited.
@@ -95,30 +94,5 @@ func TestRateLimitLeavesUploadURLsAlone(t *testing.T) {
 		if r := e.put(c.UploadURL, content); r.status != http.StatusOK && !(i > 0 && r.status == http.StatusConflict) {
 			t.Fatalf("PUT %d to the upload URL: %d %s", i+1, r.status, r.body)
 		}
-	}
-}
-
-func TestKeyLimiterDropsOnlyBucketsThatFilledUpAgain(t *testing.T) {
-	l := newKeyLimiter(1, 2) // a bucket fills in 2 s
-	t0 := l.swept
-	for i := range 100 {
-		if d := l.wait(fmt.Sprint("idle-", i), t0); d != 0 {
-			t.Fatalf("first request of a key waits %v", d)
-		}
-	}
-	l.wait("busy", t0.Add(time.Second))
-	l.wait("busy", t0.Add(time.Second))
-	if n := l.held(); n != 101 {
-		t.Fatalf("%d buckets, want 101", n)
-	}
-	// 2 s on, the idle keys' buckets are full again; busy's is not.
-	if d := l.wait("busy", t0.Add(2*time.Second)); d != 0 {
-		t.Fatalf("busy waits %v with a token back", d)
-	}
-	if n := l.held(); n != 1 {
-		t.Fatalf("%d buckets after the sweep, want 1 (busy's)", n)
-	}
-	if d := l.wait("busy", t0.Add(2*time.Second)); d <= 0 || d > time.Second {
-		t.Fatalf("busy, out of tokens, waits %v; want up to 1s", d)
 	}
 }

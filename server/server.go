@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus/internal/ingest"
+	"github.com/perseus-go/perseus/internal/metrics"
+	"github.com/perseus-go/perseus/internal/ratelimit"
 	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/meta"
 	"github.com/rs/cors"
@@ -26,9 +28,9 @@ type Server struct {
 	core *ingest.Core // the life of every file: everything but HTTP
 	sign sign.Signer  // upload and part URLs that point at this server
 	mux  *router
-	obs  *observer
-	rate *keyLimiter // nil: no rate limit
-	cors *cors.Cors  // nil without Config.CORSOrigins
+	obs  *metrics.Metrics
+	rate *ratelimit.PerKey // nil: no rate limit
+	cors *cors.Cors        // nil without Config.CORSOrigins
 }
 
 // New builds a Server from cfg.
@@ -41,15 +43,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, sign: signer, obs: newObserver(c.Version), cors: newCORS(c.CORSOrigins)}
-	s.rate = newKeyLimiter(c.RateLimit, c.RateBurst)
+	s := &Server{cfg: c, sign: signer, obs: metrics.New(c.Version), cors: newCORS(c.CORSOrigins)}
+	s.rate = ratelimit.New(c.RateLimit, c.RateBurst)
 	s.cfg.Logger = slog.New(requestIDLogs{s.cfg.Logger.Handler()})
-	s.cfg.Meta = observedMeta{Store: c.Meta, obs: s.obs}
+	s.cfg.Meta = metrics.NewMeta(c.Meta, s.obs)
 	s.core, err = ingest.New(ingest.Config{
 		Meta: s.cfg.Meta, Blobs: c.Blobs, Signer: s.sign,
 		MaxFileSize: c.MaxFileSize, MinPartSize: c.MinPartSize, MaxPartSize: c.MaxPartSize, MaxParts: c.MaxParts,
 		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
-		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.blobError,
+		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.BlobError,
 		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes,
 	})
 	if err != nil {
@@ -105,7 +107,7 @@ func (s *Server) Handler() http.Handler {
 
 // MetricsHandler serves the server's metrics in the Prometheus text format:
 // at GET /metrics of Handler, unless Config.PrivateMetrics.
-func (s *Server) MetricsHandler() http.Handler { return s.obs.metricsHandler() }
+func (s *Server) MetricsHandler() http.Handler { return s.obs.Handler() }
 
 // Drain answers the long polls in progress (GET /api/v0/file/{id}?wait=)
 // at once with each file as it is, and later ones without waiting, so that
