@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -188,7 +187,8 @@ func rowWait(ctx context.Context, e *env, t *table) error {
 		return err
 	}
 	defer drop()
-	// Two replicas: one PostgreSQL, one blob directory, one signing key.
+	// Two replicas: one PostgreSQL, one blob directory, one signing key
+	// (PERSEUS_SIGNING_KEY, set in main).
 	blobs := "file://" + filepath.Join(e.work, "wait-shared-blobs")
 	dataA, dataB := filepath.Join(e.work, "wait-a"), filepath.Join(e.work, "wait-b")
 	a, err := e.startServer(ctx, dataA, "--db", pg, "--blobs", blobs)
@@ -196,14 +196,6 @@ func rowWait(ctx context.Context, e *env, t *table) error {
 		return err
 	}
 	defer a.stop()
-	key, err := os.ReadFile(filepath.Join(dataA, "signing.key"))
-	if err != nil {
-		return err
-	}
-	os.MkdirAll(dataB, 0o700)
-	if err := os.WriteFile(filepath.Join(dataB, "signing.key"), key, 0o600); err != nil {
-		return err
-	}
 	b, err := e.startServer(ctx, dataB, "--db", pg, "--blobs", blobs)
 	if err != nil {
 		return err
