@@ -77,11 +77,15 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithRetry sets how transient failures are retried; RetryPolicy{} disables retries.
+// WithRetry sets how transient failures are retried (DefaultRetry when not
+// given); RetryPolicy{} disables retries.
 func WithRetry(p RetryPolicy) Option {
 	return func(c *Client) error {
-		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxElapsed < 0 {
 			return errors.New("perseus: retry policy values must not be negative")
+		}
+		if p.MaxElapsed > 0 && p.MaxAttempts == 0 && p.MaxDelay == 0 {
+			return errors.New("perseus: a retry policy bounded by MaxElapsed alone needs a positive MaxDelay, lest it retry without pause")
 		}
 		c.retry = p
 		return nil

@@ -180,6 +180,8 @@ func TestNewClient_rejectsInvalidOptions(t *testing.T) {
 		{"negative attempts", WithRetry(RetryPolicy{MaxAttempts: -1})},
 		{"negative base delay", WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: -time.Second})},
 		{"negative max delay", WithRetry(RetryPolicy{MaxAttempts: 2, MaxDelay: -time.Second})},
+		{"negative max elapsed", WithRetry(RetryPolicy{MaxElapsed: -time.Second})},
+		{"max elapsed without delays", WithRetry(RetryPolicy{MaxElapsed: time.Minute})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

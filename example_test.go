@@ -85,7 +85,8 @@ func ExampleNewClient() {
 	client, err := perseus.NewClient(
 		perseus.WithHost(host),
 		perseus.WithAPIKey("dev-key"),
-		perseus.WithRetry(perseus.RetryPolicy{MaxAttempts: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}),
+		// Ride out outages of up to five minutes instead of one.
+		perseus.WithRetry(perseus.RetryPolicy{BaseDelay: 200 * time.Millisecond, MaxDelay: 10 * time.Second, MaxElapsed: 5 * time.Minute}),
 	)
 	if err != nil {
 		log.Fatal(err)

@@ -88,18 +88,18 @@ func (c *Client) endpoint(path string) string {
 
 // do sends r and hands a 2xx answer to handle (which may be nil); any other
 // answer comes back as the *APIError of CheckResponse. What a retry can fix
-// (a network error, 429, 502, 503, 504) is sent again under the client's
-// RetryPolicy, honouring Retry-After; an error building the request is
-// not. The answer's body is drained and closed.
+// (see RetryPolicy) is sent again under the client's policy, honouring
+// Retry-After; an error building the request is not. The answer's body is
+// drained and closed.
 //
 // When r sends a section of a file, what each attempt sent counts as
 // progress while it goes; a failed attempt's bytes are taken back when the
 // next one starts or do gives up, and the whole section counts once handle
 // accepts the answer.
 func (c *Client) do(ctx context.Context, r request, handle func(*http.Response) error) error {
-	hc, policy := c.http, c.retry
+	hc, clock := c.http, retryClock{p: c.retry}
 	if r.once {
-		policy = RetryPolicy{}
+		clock.p = RetryPolicy{}
 	}
 	if r.redirect != nil {
 		noFollow := *c.http
@@ -111,7 +111,7 @@ func (c *Client) do(ctx context.Context, r request, handle func(*http.Response) 
 		body.undo()
 		return err
 	}
-	for attempt := 1; ; attempt++ {
+	for {
 		body.undo() // what the attempt before sent no longer counts
 		req, err := c.newRequest(ctx, r)
 		if err != nil {
@@ -121,27 +121,29 @@ func (c *Client) do(ctx context.Context, r request, handle func(*http.Response) 
 		stop := body.watch()
 		resp, err := hc.Do(req)
 		stop()
-		last := attempt >= policy.MaxAttempts
+		clock.attempt++
 		if err != nil {
 			var ue *url.Error
 			if r.url != "" && errors.As(err, &ue) {
 				ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
 			}
-			if ctx.Err() != nil || last {
+			if ctx.Err() != nil {
 				return fail(err)
 			}
-			if sleep(ctx, policy.backoff(attempt, 0)) != nil {
+			wait, again := clock.next(0)
+			if !again || sleep(ctx, wait) != nil {
 				return fail(err)
 			}
 			continue
 		}
-		if retryable(resp.StatusCode) && !last {
-			wait := policy.backoff(attempt, retryAfter(resp))
-			discard(resp)
-			if err := sleep(ctx, wait); err != nil {
-				return fail(err)
+		if retryable(resp.StatusCode, r.url != "") {
+			if wait, again := clock.next(retryAfter(resp)); again {
+				discard(resp)
+				if err := sleep(ctx, wait); err != nil {
+					return fail(err)
+				}
+				continue
 			}
-			continue
 		}
 		err = handleAnswer(resp, r.redirect, handle)
 		if err == nil {

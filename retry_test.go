@@ -47,7 +47,7 @@ func answer(status int) http.HandlerFunc {
 }
 
 func TestRetry_transientStatusesAreRetried(t *testing.T) {
-	for _, status := range []int{429, 502, 503, 504} {
+	for _, status := range []int{408, 429, 502, 503, 504} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			client, mux, _ := setup(t)
 			calls := handleFindFailingFirst(mux, 1, answer(status))
@@ -151,6 +151,128 @@ func TestRetry_givesUpAfterMaxAttempts(t *testing.T) {
 				t.Errorf("requests = %d, want MaxAttempts = %d", calls.Load(), fastRetry.MaxAttempts)
 			}
 		})
+	}
+}
+
+// failingFor answers fail until d has passed since the first request, then
+// hands the request to ok; it counts the requests.
+func failingFor(d time.Duration, fail, ok http.HandlerFunc) (http.HandlerFunc, *atomic.Int32) {
+	var calls atomic.Int32
+	var mu sync.Mutex
+	var first time.Time
+	return func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		mu.Lock()
+		if first.IsZero() {
+			first = time.Now()
+		}
+		down := time.Since(first) < d
+		mu.Unlock()
+		if down {
+			fail(w, r)
+			return
+		}
+		ok(w, r)
+	}, &calls
+}
+
+func TestRetry_ridesOutAnOutageShorterThanMaxElapsed(t *testing.T) {
+	tests := []struct {
+		name string
+		fail func(t *testing.T) http.HandlerFunc
+	}{
+		{"unavailable", func(*testing.T) http.HandlerFunc { return answer(503) }},
+		{"network error", func(t *testing.T) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) { closeConnection(t, w) }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Far more attempts than 3 (fastRetry), and no cap on them.
+			policy := RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsed: 10 * time.Second}
+			client, mux, _ := setup(t, WithRetry(policy))
+			h, calls := failingFor(300*time.Millisecond, tt.fail(t), func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, `{"files":[]}`)
+			})
+			mux.HandleFunc("POST /api/v0/file/find", h)
+			if _, err := client.File.FindFiles(t.Context(), FindQuery{}); err != nil {
+				t.Fatalf("FindFiles across a 300 ms outage: %v", err)
+			}
+			if calls.Load() <= int32(fastRetry.MaxAttempts) {
+				t.Errorf("requests = %d, want more than %d: the budget, not a count, bounds the retries", calls.Load(), fastRetry.MaxAttempts)
+			}
+		})
+	}
+}
+
+func TestRetry_givesUpOnceMaxElapsedHasPassed(t *testing.T) {
+	const budget = 200 * time.Millisecond
+	client, mux, _ := setup(t, WithRetry(RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsed: budget}))
+	calls := handleFindFailingFirst(mux, 1<<30, answer(503))
+	start := time.Now()
+	_, err := client.File.FindFiles(t.Context(), FindQuery{})
+	elapsed := time.Since(start)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 503 {
+		t.Fatalf("FindFiles = %v, want the last 503", err)
+	}
+	if elapsed < budget || elapsed > 5*time.Second {
+		t.Errorf("gave up after %v, want soon after MaxElapsed = %v", elapsed, budget)
+	}
+	if calls.Load() < 3 {
+		t.Errorf("requests = %d, want several within the budget", calls.Load())
+	}
+}
+
+func TestRetry_maxElapsedBoundsRetryAfter(t *testing.T) {
+	client, mux, _ := setup(t, WithRetry(RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxElapsed: 300 * time.Millisecond}))
+	calls := handleFindFailingFirst(mux, 1<<30, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		answer(503)(w, r)
+	})
+	start := time.Now()
+	if _, err := client.File.FindFiles(t.Context(), FindQuery{}); err == nil {
+		t.Fatal("FindFiles succeeded, want the 503")
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("gave up after %v; a Retry-After of 30 s must not outlast a budget of 300 ms", elapsed)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("requests = %d, want 2: one more as the budget ends", calls.Load())
+	}
+}
+
+func TestRetry_maxAttemptsStillBoundsABudget(t *testing.T) {
+	client, mux, _ := setup(t, WithRetry(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxElapsed: time.Minute}))
+	calls := handleFindFailingFirst(mux, 1<<30, answer(503))
+	if _, err := client.File.FindFiles(t.Context(), FindQuery{}); err == nil {
+		t.Fatal("FindFiles succeeded, want the 503")
+	}
+	if calls.Load() != 2 {
+		t.Errorf("requests = %d, want MaxAttempts = 2", calls.Load())
+	}
+}
+
+// A store's 500 (S3's InternalError: "please try again") is retried at a
+// URL the server handed out; the API's own 500 is a bug, and is not.
+func TestRetry_storeInternalErrorIsRetried(t *testing.T) {
+	client, mux, srvURL := setup(t)
+	var calls atomic.Int32
+	mux.HandleFunc("PUT /store/object", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "<Error><Code>InternalError</Code></Error>")
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	err := client.do(t.Context(), request{method: http.MethodPut, url: srvURL + baseURLPath + "/store/object"}, nil)
+	if err != nil {
+		t.Fatalf("PUT to a store URL after its 500: %v", err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("requests = %d, want 2", calls.Load())
 	}
 }
 

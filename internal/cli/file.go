@@ -15,15 +15,20 @@ import (
 type clientFlags struct {
 	host, apiKey string
 	json         bool
+	retryFor     time.Duration
 }
 
-var clientEnv = envFlags{"host": "PERSEUS_API_HOST", "api-key": "LETTRIA_API_KEY"}
+var clientEnv = envFlags{"host": "PERSEUS_API_HOST", "api-key": "LETTRIA_API_KEY", "retry-for": "PERSEUS_RETRY_FOR"}
 
 func (c *clientFlags) client(cmd *cobra.Command) (*perseus.Client, error) {
 	if err := clientEnv.apply(cmd.Flags()); err != nil {
 		return nil, err
 	}
-	var opts []perseus.Option
+	policy, err := retryPolicy(c.retryFor)
+	if err != nil {
+		return nil, err
+	}
+	opts := []perseus.Option{perseus.WithRetry(policy)}
 	if c.host != "" {
 		opts = append(opts, perseus.WithHost(c.host))
 	}
@@ -37,6 +42,20 @@ func (c *clientFlags) client(cmd *cobra.Command) (*perseus.Client, error) {
 	return cl, nil
 }
 
+// retryPolicy is the SDK's default policy retrying each request for d
+// after it first failed; none for 0.
+func retryPolicy(d time.Duration) (perseus.RetryPolicy, error) {
+	switch {
+	case d < 0:
+		return perseus.RetryPolicy{}, usageError{fmt.Errorf("--retry-for %v: must not be negative (0 disables retries)", d)}
+	case d == 0:
+		return perseus.RetryPolicy{}, nil
+	}
+	p := perseus.DefaultRetry
+	p.MaxAttempts, p.MaxElapsed = 0, d
+	return p, nil
+}
+
 func newFileCmd() *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
@@ -46,7 +65,12 @@ func newFileCmd() *cobra.Command {
 
 They read PERSEUS_API_HOST (default ` + perseus.DefaultHost + `) and LETTRIA_API_KEY,
 like the Python SDK; --host and --api-key override them. Output is for people
-by default; --json prints one JSON object per file per line.`,
+by default; --json prints one JSON object per file per line.
+
+A request that fails for a reason a retry can fix (the server or one of its
+stores unreachable or answering 503, a dropped connection) is sent again,
+with growing pauses, for up to --retry-for after it first failed: by default
+an upload rides out an outage of up to a minute and finishes.`,
 		Example: `  perseus file upload report.pdf notes/ --wait
   perseus file find --hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   perseus file delete 0193c1de-…`,
@@ -55,6 +79,7 @@ by default; --json prints one JSON object per file per line.`,
 	pf.StringVar(&cf.host, "host", "", "API base `URL` [PERSEUS_API_HOST]")
 	pf.StringVar(&cf.apiKey, "api-key", "", "API `KEY` [LETTRIA_API_KEY]")
 	pf.BoolVar(&cf.json, "json", false, "print one JSON object per file per line")
+	pf.DurationVar(&cf.retryFor, "retry-for", perseus.DefaultRetry.MaxElapsed, "retry a request that failed for a reason a retry can fix (an outage, a dropped connection) for this long; 0 disables retries [PERSEUS_RETRY_FOR]")
 	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf),
 		newListCmd(&cf), newDownloadCmd(&cf))
 	return cmd

@@ -74,7 +74,7 @@ func (p assembledParts) complete(ctx context.Context, rec meta.File, sess sessio
 	c, id := p.c, keys.Assembly(rec, sess.tok.String())
 	sum, n, err := p.a.HashAssembly(ctx, id)
 	if errors.Is(err, blob.ErrNotFound) { // deleted meanwhile, or completed elsewhere
-		return c.uploadGone(ctx, rec)
+		return c.uploadGone(ctx, rec, sess.tok)
 	}
 	if err != nil {
 		return rec, c.unavailable(ctx, "hash_assembly", rec.ID, err, "could not hash the parts: one is still being written, or a storage backend is unavailable; complete again later")
@@ -87,12 +87,23 @@ func (p assembledParts) complete(ctx context.Context, rec meta.File, sess sessio
 			gone = errors.Is(err, blob.ErrNotFound)
 			return err
 		},
-		discard: func(ctx context.Context) error { return c.parts.removeAll(ctx, rec) }})
+		discard:     func(ctx context.Context) error { return c.parts.removeAll(ctx, rec) },
+		recordFirst: true})
 	if gone {
-		return c.uploadGone(ctx, rec)
+		return c.uploadGone(ctx, rec, sess.tok)
 	}
 	return f, err
 }
+
+// completing is false: the store hashes and commits an assembly within
+// the call, so that no complete is under way once the call returned.
+func (assembledParts) completing(context.Context, meta.File, uploadToken) (bool, error) {
+	return false, nil
+}
+
+// forget has nothing to remove: a verdict takes the assembly (renamed into
+// place, or discarded).
+func (assembledParts) forget(context.Context, meta.File, uploadToken) error { return nil }
 
 func (p assembledParts) abort(ctx context.Context, rec meta.File, sess session) error {
 	return p.a.DeleteAssembly(ctx, keys.Assembly(rec, sess.tok.String()))

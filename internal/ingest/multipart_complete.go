@@ -12,11 +12,15 @@ import (
 )
 
 // CompleteMultipart makes tenant's file id's upload its content, verified,
-// and returns the record: uploaded; failed (with ErrHashMismatch); or still
-// pending when another request is completing it and has not finished within
-// 30 s. listed, when not empty, are the parts the client sent, which must
-// be the ones stored. Completing runs to its end even if ctx is cancelled,
-// so that a client that retries finds the verdict instead of starting over.
+// and returns the record: uploaded; failed (with ErrHashMismatch, or as
+// found when a complete before gave the verdict); or still pending when
+// another request is completing it and has not finished within 30 s.
+// listed, when not empty, are the parts the client sent, which must be the
+// ones stored. Completing runs to its end even if ctx is cancelled, so that
+// a client that retries finds the verdict instead of starting over; and it
+// is safe to retry after a store failed at any step (ErrUnavailable): the
+// retry verifies what the step before left, or goes on with the upload, and
+// never answers ErrUploadNotFound for an upload that a complete began.
 func (c *Core) CompleteMultipart(ctx context.Context, tenant, id, upload string, listed []PartRef) (meta.File, error) {
 	rec, err := c.Get(ctx, tenant, id)
 	if err != nil {
@@ -41,8 +45,13 @@ func (c *Core) CompleteMultipart(ctx context.Context, tenant, id, upload string,
 	}
 	defer unlock()
 	f, err := c.complete(done, rec, tok, listed)
-	if err == nil && f.Status == meta.StatusUploaded {
-		c.parts.removeAll(done, f) // other unfinished uploads of the file, now useless
+	switch {
+	case err == nil && f.Status == meta.StatusUploaded:
+		c.parts.removeAll(done, f) // this upload's leftovers, and other unfinished uploads of the file, now useless
+	case errors.Is(err, ErrHashMismatch) || err == nil && f.Status == meta.StatusFailed:
+		if err := c.parts.forget(done, rec, tok); err != nil {
+			c.cfg.Logger.WarnContext(done, "forget a failed multipart upload; the sweeper will", "id", rec.ID, "err", err)
+		}
 	}
 	return f, err
 }
@@ -56,7 +65,7 @@ func (c *Core) complete(ctx context.Context, rec meta.File, tok uploadToken, lis
 		return rec, ErrUnavailable
 	}
 	if !found {
-		return c.uploadGone(ctx, rec)
+		return c.uploadGone(ctx, rec, tok)
 	}
 	want := map[int]PartRef{}
 	if len(listed) > 0 {
@@ -70,7 +79,7 @@ func (c *Core) complete(ctx context.Context, rec meta.File, tok uploadToken, lis
 	}
 	stored, err := c.parts.parts(ctx, rec, sess)
 	if errors.Is(err, blob.ErrNotFound) {
-		return c.uploadGone(ctx, rec)
+		return c.uploadGone(ctx, rec, tok)
 	}
 	if err != nil {
 		c.cfg.Logger.ErrorContext(ctx, "list parts", "id", rec.ID, "err", err)
@@ -94,8 +103,12 @@ func (c *Core) complete(ctx context.Context, rec meta.File, tok uploadToken, lis
 		if f, err, ok := c.recoverContent(ctx, rec); ok { // completed already, its verdict lost
 			return f, err
 		}
-		if c.fileGone(ctx, rec) { // and its uploads with it
-			return rec, ErrGone
+		cur, err := c.current(ctx, rec)
+		switch {
+		case err != nil:
+			return rec, err
+		case len(stored) == 0 && cur.Status == meta.StatusFailed:
+			return cur, nil // nothing of it left: a complete before gave the verdict
 		}
 		if len(missing) > 20 {
 			missing = append(missing[:20], "…")
@@ -106,22 +119,44 @@ func (c *Core) complete(ctx context.Context, rec meta.File, tok uploadToken, lis
 	return c.parts.complete(ctx, rec, sess, chosen)
 }
 
-// uploadGone answers for an upload that is no longer there: completed
-// already (its verdict, or the verification of the content it left), or
+// uploadGone answers for upload tok of rec, which the store no longer has:
+// completed already (the verification of the content it left, or the
+// file's verdict); being completed by the store still, its answer to the
+// complete that began it lost (ErrUnavailable: complete again later);
 // aborted because another upload of the file completed (the file,
-// uploaded), or never known.
-func (c *Core) uploadGone(ctx context.Context, rec meta.File) (meta.File, error) {
+// uploaded); deleted with its file (ErrGone); or aborted, or never known
+// (ErrUploadNotFound).
+func (c *Core) uploadGone(ctx context.Context, rec meta.File, tok uploadToken) (meta.File, error) {
 	if f, err, ok := c.recoverContent(ctx, rec); ok {
 		return f, err
 	}
-	if c.fileGone(ctx, rec) {
-		return rec, ErrGone
+	cur, err := c.current(ctx, rec)
+	switch {
+	case err != nil:
+		return rec, err
+	case cur.Status.Final():
+		return cur, nil
 	}
-	return rec, ErrUploadNotFound
+	completing, err := c.parts.completing(ctx, cur, tok)
+	switch {
+	case err != nil:
+		return cur, c.unavailable(ctx, "stat", cur.ID, err, "could not find the multipart upload: a storage backend is unavailable; complete again later")
+	case completing:
+		return cur, failf(ErrUnavailable, "the store is still completing this multipart upload; complete again later")
+	}
+	return cur, ErrUploadNotFound
 }
 
-// fileGone reports whether rec was deleted meanwhile.
-func (c *Core) fileGone(ctx context.Context, rec meta.File) bool {
-	_, err := c.meta.Get(ctx, rec.Tenant, rec.ID)
-	return errors.Is(err, meta.ErrNotFound)
+// current returns rec as the metadata store has it now: ErrGone when it
+// was deleted meanwhile, ErrUnavailable when the store cannot say.
+func (c *Core) current(ctx context.Context, rec meta.File) (meta.File, error) {
+	cur, err := c.meta.Get(ctx, rec.Tenant, rec.ID)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return rec, ErrGone
+	case err != nil:
+		c.cfg.Logger.ErrorContext(ctx, "get file", "id", rec.ID, "err", err)
+		return rec, ErrUnavailable
+	}
+	return cur, nil
 }

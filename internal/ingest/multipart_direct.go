@@ -15,9 +15,11 @@ import (
 
 // directParts keeps uploads as multipart uploads of the store itself, at
 // the record's content key: completing one needs no copy. Its uploadId's
-// nonce is derived from the store's upload id, and an empty marker under
-// multipartKey names the uploadId, so that the plan of each upload (which
-// the store does not keep) can be listed.
+// nonce is derived from the store's upload id, and a marker under
+// keys.Multipart names the uploadId, so that the plan of each upload (which
+// the store does not keep) can be listed. The marker is empty until a
+// complete begins, and then says "completing" (see complete); it goes once
+// the file has its verdict.
 type directParts struct {
 	c *Core
 	m blob.Multiparter
@@ -98,19 +100,39 @@ func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken)
 		return session{}, err
 	}
 	tok := d.c.newToken(rec, plan.size, plan.partSize, nonceOf(id))
-	if err := putEmpty(ctx, d.c.blobs, keys.Multipart(rec.Tenant, rec.ID, tok.String())); err != nil {
+	if err := putObject(ctx, d.c.blobs, keys.Multipart(rec.Tenant, rec.ID, tok.String()), nil); err != nil {
 		return session{}, errors.Join(err, d.m.AbortMultipart(ctx, key, id))
 	}
 	return session{tok: tok, storeID: id, key: key, started: time.Now()}, nil
 }
 
-// putEmpty stores an empty object under key.
-func putEmpty(ctx context.Context, b blob.Store, key string) error {
+// putObject stores data under key.
+func putObject(ctx context.Context, b blob.Store, key string, data []byte) error {
 	w, err := b.Create(ctx, key)
 	if err != nil {
 		return err
 	}
+	if _, err := w.Write(data); err != nil {
+		return errors.Join(err, w.Abort())
+	}
 	return w.Commit(ctx)
+}
+
+// markCompleting is what a marker holds once a complete of its upload began.
+var markCompleting = []byte("completing")
+
+// completing reports whether tok's marker says that a complete began.
+func (d directParts) completing(ctx context.Context, rec meta.File, tok uploadToken) (bool, error) {
+	i, err := d.c.blobs.Stat(ctx, keys.Multipart(rec.Tenant, rec.ID, tok.String()))
+	if errors.Is(err, blob.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && i.Size > 0, err
+}
+
+// forget removes tok's marker: its upload is completed, and the file has its verdict.
+func (d directParts) forget(ctx context.Context, rec meta.File, tok uploadToken) error {
+	return d.c.blobs.Delete(ctx, keys.Multipart(rec.Tenant, rec.ID, tok.String()))
 }
 
 func (d directParts) parts(ctx context.Context, _ meta.File, sess session) ([]blob.Part, error) {
@@ -127,6 +149,13 @@ func (d directParts) partURL(ctx context.Context, _ meta.File, sess session, p b
 // (verified content, or another upload's awaiting its verdict), that one is
 // settled first; this upload stays, and is completed only if that one was
 // wrong and is gone.
+//
+// Completing is safe to retry, whatever step a failing store cut short.
+// Before the store is asked, the marker says "completing": should the
+// store's answer be lost, a retry finds the upload gone and either the
+// object it left, which it verifies, or, while the store is still at work,
+// nothing yet, and answers ErrUnavailable (uploadGone). The marker stays
+// until the file has its verdict (CompleteMultipart).
 func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, error) {
 	c := d.c
 	// The record as it is now, not as the request found it: a file settled
@@ -143,6 +172,10 @@ func (d directParts) complete(ctx context.Context, rec meta.File, sess session, 
 		return cur, nil
 	}
 	rec = cur
+	const later = "could not complete the multipart upload: a storage backend is unavailable; complete again later"
+	if err := putObject(ctx, c.blobs, keys.Multipart(rec.Tenant, rec.ID, sess.tok.String()), markCompleting); err != nil {
+		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, later)
+	}
 	etag, err := d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
 	if errors.Is(err, blob.ErrExists) {
 		if f, err, settled := c.clearLeftover(ctx, rec); settled || err != nil {
@@ -152,13 +185,10 @@ func (d directParts) complete(ctx context.Context, rec meta.File, sess session, 
 		etag, err = d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
 	}
 	switch {
-	case errors.Is(err, blob.ErrNotFound):
-		return c.uploadGone(ctx, rec)
+	case errors.Is(err, blob.ErrNotFound): // completed by an attempt whose answer was lost, or aborted
+		return c.uploadGone(ctx, rec, sess.tok)
 	case err != nil:
-		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, "could not complete the multipart upload: a storage backend is unavailable; complete again later")
-	}
-	if err := c.blobs.Delete(ctx, keys.Multipart(rec.Tenant, rec.ID, sess.tok.String())); err != nil {
-		c.cfg.Logger.WarnContext(ctx, "remove multipart marker; the sweeper will", "id", rec.ID, "err", err)
+		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, later)
 	}
 	return c.verifyContent(ctx, rec, etag)
 }

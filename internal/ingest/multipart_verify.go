@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/perseus-go/perseus/internal/keys"
 	"github.com/perseus-go/perseus/store/blob"
@@ -20,20 +19,22 @@ func (c *Core) verifyContent(ctx context.Context, rec meta.File, etag string) (m
 	sum, n, err := c.hashObject(ctx, key)
 	if errors.Is(err, blob.ErrNotFound) {
 		// Removed meanwhile: with its record, or by another verifier that
-		// found it wrong and is settling the record.
-		f, err := c.Await(ctx, rec.Tenant, rec.ID, 30*time.Second)
+		// found it wrong (which records the verdict first, see
+		// verdict.recordFirst). Or not there yet: the store answered for a
+		// complete still under way.
+		f, err := c.current(ctx, rec)
 		switch {
-		case errors.Is(err, ErrNotFound):
-			return rec, ErrGone
 		case err != nil:
-			return rec, ErrUnavailable
+			return rec, err
+		case !f.Status.Final():
+			return f, failf(ErrUnavailable, "the store has not yet made the parts into the content; complete again later")
 		}
 		return f, nil
 	}
 	if err != nil {
 		return rec, c.unavailable(ctx, "read", rec.ID, err, "could not read the content back to verify it: a storage backend is unavailable; complete again later")
 	}
-	return c.settle(ctx, rec, verdict{sum: sum, size: n, want: -1, what: "bytes of the parts",
+	return c.settle(ctx, rec, verdict{sum: sum, size: n, want: -1, what: "bytes of the parts", recordFirst: true,
 		discard: func(ctx context.Context) error { return c.deleteIf(ctx, key, etag) }})
 }
 

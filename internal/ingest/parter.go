@@ -59,6 +59,12 @@ type parter interface {
 	// complete makes parts (one per number, in order) rec's content,
 	// verified, and returns the settled record.
 	complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, error)
+	// completing reports whether a complete of upload tok was begun in
+	// the store, which may have finished it with its answer lost, or be at
+	// it still: its upload may then be gone before its object is there.
+	completing(ctx context.Context, rec meta.File, tok uploadToken) (bool, error)
+	// forget drops what is kept of upload tok once the file has its verdict.
+	forget(ctx context.Context, rec meta.File, tok uploadToken) error
 	// abort discards an upload and its parts.
 	abort(ctx context.Context, rec meta.File, sess session) error
 	// removeAll discards every unfinished upload of rec.

@@ -34,6 +34,11 @@ type verdict struct {
 	// uncommitted write, a staged object, an assembly, the object of a
 	// direct multipart upload.
 	discard func(context.Context) error
+	// recordFirst discards wrong bytes only once the record says failed,
+	// and answers ErrUnavailable, keeping them, when it cannot say so: for
+	// bytes a retry finds where they are and verifies again (the parts of
+	// a multipart upload), so that a retry ends in the verdict.
+	recordFirst bool
 }
 
 // settle is the one step every upload ends in. Bytes that hash to rec's
@@ -50,10 +55,18 @@ func (c *Core) settle(ctx context.Context, rec meta.File, v verdict) (meta.File,
 		reason = fmt.Sprintf("the %d %s hash to %s, not to the declared sourceHash", v.size, v.what, v.sum)
 	}
 	if reason != "" {
-		c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
+		if !v.recordFirst {
+			c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
+		}
 		f, err := c.transition(ctx, rec, meta.StatusFailed, 0, reason)
 		if err != nil && !errors.Is(err, meta.ErrNotFound) {
 			c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", err)
+			if v.recordFirst {
+				return rec, failf(ErrUnavailable, "the %s do not hash to the sourceHash, and the verdict could not be recorded: a storage backend is unavailable; complete again later", v.what)
+			}
+		}
+		if v.recordFirst {
+			c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
 		}
 		if f.Status == meta.StatusUploaded { // another upload got there first
 			return f, nil
