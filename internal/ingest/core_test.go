@@ -14,10 +14,16 @@ import (
 )
 
 // newCore is a core over a real SQLite database and a real local store in
-// a directory of the test's own.
-func newCore(t *testing.T) *Core {
+// a directory of the test's own, configured by tweak.
+func newCore(t *testing.T, tweak ...func(*Config)) *Core {
+	c, _ := newCoreIn(t, t.TempDir(), tweak...)
+	return c
+}
+
+// newCoreIn is newCore with its stores in dir; it returns the blob store's
+// directory too.
+func newCoreIn(t *testing.T, dir string, tweak ...func(*Config)) (*Core, string) {
 	t.Helper()
-	dir := t.TempDir()
 	ms, err := sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -27,11 +33,15 @@ func newCore(t *testing.T) *Core {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Meta: ms, Blobs: bs, Signer: sign.New([]byte("ssssssssssssssssssssssssssssssss"))})
+	cfg := Config{Meta: ms, Blobs: bs, Signer: sign.New([]byte("ssssssssssssssssssssssssssssssss"))}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, filepath.Join(dir, "blobs")
 }
 
 func randomBytes(n int) []byte {

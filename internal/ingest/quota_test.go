@@ -5,13 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"testing"
 
-	"github.com/perseus-go/perseus/internal/sign"
-	"github.com/perseus-go/perseus/store/blob/local"
 	"github.com/perseus-go/perseus/store/meta"
-	"github.com/perseus-go/perseus/store/meta/sqlite"
 )
 
 func TestFitsRefusesOnlyWhatExceedsTheQuota(t *testing.T) {
@@ -51,22 +47,9 @@ func TestFitsRefusesOnlyWhatExceedsTheQuota(t *testing.T) {
 // bytes, and the directory of its blob store.
 func quotaCore(t *testing.T, files, size int64) (*Core, string) {
 	t.Helper()
-	dir := t.TempDir()
-	ms, err := sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ms.Close() })
-	bs, err := local.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Config{Meta: ms, Blobs: bs, Signer: sign.New(make([]byte, 32)), QuotaFiles: files, QuotaBytes: size,
-		MinPartSize: 1, MaxPartSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, filepath.Join(dir, "blobs")
+	return newCoreIn(t, t.TempDir(), func(c *Config) {
+		c.QuotaFiles, c.QuotaBytes, c.MinPartSize, c.MaxPartSize = files, size, 1, 1<<20
+	})
 }
 
 // untouched is a body that fails the test if anything reads it.

@@ -108,21 +108,7 @@ func (s Signer) MAC(domain string, fields ...string) []byte {
 // id, or when id is empty by any key: ErrInvalid if it is not, an
 // *UnknownKeyError if no key has that id.
 func (s Signer) Verify(id string, sig []byte, domain string, fields ...string) error {
-	for _, k := range s.keys {
-		if id != "" && k.ID != id {
-			continue
-		}
-		if hmac.Equal(sig, macOf(k.Secret, domain, fields...)) {
-			return nil
-		}
-		if id != "" {
-			return ErrInvalid
-		}
-	}
-	if id != "" {
-		return &UnknownKeyError{ID: id}
-	}
-	return ErrInvalid
+	return s.verify(id, sig, false, domain, fields...)
 }
 
 // VerifyPrefix is Verify for a signature cut to its first len(sig) bytes,
@@ -131,11 +117,19 @@ func (s Signer) VerifyPrefix(id string, sig []byte, domain string, fields ...str
 	if len(sig) < 16 || len(sig) > sha256.Size {
 		return ErrInvalid
 	}
+	return s.verify(id, sig, true, domain, fields...)
+}
+
+func (s Signer) verify(id string, sig []byte, prefix bool, domain string, fields ...string) error {
 	for _, k := range s.keys {
 		if id != "" && k.ID != id {
 			continue
 		}
-		if hmac.Equal(sig, macOf(k.Secret, domain, fields...)[:len(sig)]) {
+		mac := macOf(k.Secret, domain, fields...)
+		if prefix {
+			mac = mac[:len(sig)]
+		}
+		if hmac.Equal(sig, mac) {
 			return nil
 		}
 		if id != "" {
