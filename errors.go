@@ -33,6 +33,7 @@ type APIError struct {
 	Message    string // what went wrong, for a person
 	Method     string
 	URL        string
+	RequestID  string // the server's X-Request-Id for the request, to find it in its logs
 }
 
 // Error says which request failed, with its status and the server's message.
@@ -40,6 +41,9 @@ func (e *APIError) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = http.StatusText(e.StatusCode)
+	}
+	if e.RequestID != "" {
+		return fmt.Sprintf("perseus: %s %s: %d %s (request id %s)", e.Method, e.URL, e.StatusCode, msg, e.RequestID)
 	}
 	return fmt.Sprintf("perseus: %s %s: %d %s", e.Method, e.URL, e.StatusCode, msg)
 }
@@ -65,7 +69,8 @@ func CheckResponse(resp *http.Response) error {
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL)}
+	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL),
+		RequestID: resp.Header.Get("X-Request-Id")}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Message string `json:"message"`

@@ -111,8 +111,8 @@ func TestCLIUploadInterruptedBySIGINTResumes(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("the upload did not stop within 30 s of SIGINT; stderr:\n%s", errb.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(errb.String(), "run the same command again to resume") {
-		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 1 and a hint to resume", code, out.String(), errb.String())
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "run the same command again to resume") {
+		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 130 (Ctrl-C) and a hint to resume", code, out.String(), errb.String())
 	}
 	if n := proxy.seen.Load(); n < 3 {
 		t.Fatalf("only %d part PUTs before the interrupt; the test did not interrupt mid-upload", n)

@@ -16,6 +16,8 @@ type clientFlags struct {
 	host, apiKey string
 	json         bool
 	retryFor     time.Duration
+
+	cl *perseus.Client // the client, once a command has made it
 }
 
 var clientEnv = envFlags{"host": "PERSEUS_API_HOST", "api-key": "LETTRIA_API_KEY", "retry-for": "PERSEUS_RETRY_FOR"}
@@ -32,13 +34,15 @@ func (c *clientFlags) client(cmd *cobra.Command) (*perseus.Client, error) {
 	if c.host != "" {
 		opts = append(opts, perseus.WithHost(c.host))
 	}
-	if c.apiKey != "" {
-		opts = append(opts, perseus.WithAPIKey(c.apiKey))
+	if c.apiKey == "" {
+		return nil, usageError{errors.New("no API key: LETTRIA_API_KEY (or --api-key) is empty")}
 	}
+	opts = append(opts, perseus.WithAPIKey(c.apiKey))
 	cl, err := perseus.NewClient(opts...)
 	if err != nil {
 		return nil, usageError{err}
 	}
+	c.cl = cl
 	return cl, nil
 }
 
@@ -82,6 +86,12 @@ an upload rides out an outage of up to a minute and finishes.`,
 	pf.DurationVar(&cf.retryFor, "retry-for", perseus.DefaultRetry.MaxElapsed, "retry a request that failed for a reason a retry can fix (an outage, a dropped connection) for this long; 0 disables retries [PERSEUS_RETRY_FOR]")
 	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf),
 		newListCmd(&cf), newDownloadCmd(&cf))
+	for _, sub := range cmd.Commands() {
+		run := sub.RunE
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			return cf.explain(cmd.Context(), run(cmd, args))
+		}
+	}
 	return cmd
 }
 
@@ -161,7 +171,7 @@ func newCreateCmd(cf *clientFlags) *cobra.Command {
 			}
 			out := newPrinter(cmd, cf.json)
 			if cf.json {
-				out.json(res)
+				out.json(apiCreateResult(res))
 				return nil
 			}
 			out.file(res.File)
@@ -181,6 +191,11 @@ func newFindCmd(cf *clientFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(ids) == 0 && len(hashes) == 0 {
 				return usageError{errors.New("give at least one --id or --hash")}
+			}
+			for _, h := range hashes {
+				if !isSHA256(h) {
+					return usageError{fmt.Errorf("--hash %q: give a SHA-256 as 64 hexadecimal digits", h)}
+				}
 			}
 			c, err := cf.client(cmd)
 			if err != nil {
@@ -204,10 +219,11 @@ func newFindCmd(cf *clientFlags) *cobra.Command {
 
 func newGetCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:     "get ID",
-		Short:   "Show one file; exit status 1 if there is none",
-		Example: `  perseus file get 0193c1de-…`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "get ID",
+		Short:             "Show one file; exit status 1 if there is none",
+		Example:           `  perseus file get 0193c1de-…`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cf.completeIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client(cmd)
 			if err != nil {
@@ -228,10 +244,11 @@ func newGetCmd(cf *clientFlags) *cobra.Command {
 
 func newDeleteCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:     "delete ID",
-		Short:   "Delete a file",
-		Example: `  perseus file delete 0193c1de-…`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "delete ID",
+		Short:             "Delete a file",
+		Example:           `  perseus file delete 0193c1de-…`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cf.completeIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client(cmd)
 			if err != nil {
@@ -240,8 +257,11 @@ func newDeleteCmd(cf *clientFlags) *cobra.Command {
 			if err := c.File.DeleteFile(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			if !cf.json {
-				newPrinter(cmd, false).linef("deleted %s", args[0])
+			out := newPrinter(cmd, cf.json)
+			if cf.json {
+				out.json(map[string]any{"id": args[0], "deleted": true})
+			} else {
+				out.linef("deleted %s", args[0])
 			}
 			return nil
 		},
@@ -251,10 +271,11 @@ func newDeleteCmd(cf *clientFlags) *cobra.Command {
 func newWaitCmd(cf *clientFlags) *cobra.Command {
 	var interval, timeout time.Duration
 	cmd := &cobra.Command{
-		Use:     "wait ID",
-		Short:   "Wait until a file is uploaded; exit status 1 if it failed",
-		Example: `  perseus file wait 0193c1de-… --timeout 10m`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "wait ID",
+		Short:             "Wait until a file is uploaded; exit status 1 if it failed, 3 if --timeout passed first",
+		Example:           `  perseus file wait 0193c1de-… --timeout 10m`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cf.completeIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client(cmd)
 			if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"text/tabwriter"
@@ -50,6 +51,9 @@ A revoked key stops working at once, on every replica.`,
 		Example: `  KEY=$(perseus keys create --tenant acme)`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if tenant == "" {
+				return usageError{errors.New("--tenant is required: the tenant the key belongs to")}
+			}
 			if !tenantPattern.MatchString(tenant) {
 				return usageError{fmt.Errorf("--tenant %q: use 1 to 63 of a-z, 0-9, _ and -, starting with a letter or digit", tenant)}
 			}
@@ -68,9 +72,9 @@ A revoked key stops working at once, on every replica.`,
 			return nil
 		},
 	}
-	create.Flags().StringVar(&tenant, "tenant", "", "the tenant the key belongs to (required)")
-	create.MarkFlagRequired("tenant")
+	create.Flags().StringVar(&tenant, "tenant", "", "the `TENANT` the key belongs to (required)")
 
+	var asJSON bool
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List keys (ids, tenants, dates; never the keys themselves)",
@@ -86,6 +90,9 @@ A revoked key stops working at once, on every replica.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return printKeysJSON(cmd, keys)
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTENANT\tCREATED\tREVOKED")
 			for _, k := range keys {
@@ -98,6 +105,8 @@ A revoked key stops working at once, on every replica.`,
 			return tw.Flush()
 		},
 	}
+
+	list.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per key per line")
 
 	revoke := &cobra.Command{
 		Use:     "revoke ID",
@@ -119,6 +128,25 @@ A revoked key stops working at once, on every replica.`,
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// printKeysJSON prints one JSON object per key: id, tenant, createdAt and,
+// once revoked, revokedAt (never the key nor its hash).
+func printKeysJSON(cmd *cobra.Command, keys []meta.Key) error {
+	out := newPrinter(cmd, true)
+	for _, k := range keys {
+		v := struct {
+			ID        string `json:"id"`
+			Tenant    string `json:"tenant"`
+			CreatedAt string `json:"createdAt"`
+			RevokedAt string `json:"revokedAt,omitempty"`
+		}{ID: k.ID, Tenant: k.Tenant, CreatedAt: k.CreatedAt.UTC().Format(apiTime)}
+		if k.RevokedAt != nil {
+			v.RevokedAt = k.RevokedAt.UTC().Format(apiTime)
+		}
+		out.json(v)
+	}
+	return nil
 }
 
 func randomHex(n int) string {

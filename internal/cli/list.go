@@ -58,5 +58,6 @@ func newListCmd(cf *clientFlags) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only files in this `STATUS`: pending, uploaded or failed")
 	cmd.Flags().StringVar(&prefix, "prefix", "", "only files whose name starts with `PREFIX`")
 	cmd.Flags().IntVar(&limit, "limit", 0, "stop after `N` files (0: all)")
+	cmd.RegisterFlagCompletionFunc("status", completeStatus)
 	return cmd
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,7 @@ import (
 func newLoadCmd() *cobra.Command {
 	var cfg load.Config
 	var host, apiKey string
+	var accessLog bool
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Drive concurrent clients against a server and report throughput and latency",
@@ -29,7 +32,9 @@ uploaded. Prints throughput, p50/p99 latency, the error count and lost files;
 exits 1 if there were errors or lost files.
 
 Without --host it starts an embedded server (SQLite and a local directory in a
-temporary directory) in this process and drives that.`,
+temporary directory) in this process and drives that; its logs (an access
+log line per request among them) are dropped, so that the summary is what
+you see, unless --access-log sends them to stderr.`,
 		Example: `  perseus load --clients 64 --duration 30s
   perseus load --host http://127.0.0.1:8080 --api-key $KEY --clients 16`,
 		Args: cobra.NoArgs,
@@ -41,7 +46,11 @@ temporary directory) in this process and drives that.`,
 			defer os.RemoveAll(tmp)
 			cfg.TempDir = tmp
 			if host == "" {
-				stop, url, key, err := embedded(cmd.Context(), tmp)
+				logs := io.Discard
+				if accessLog {
+					logs = cmd.ErrOrStderr()
+				}
+				stop, url, key, err := embedded(cmd.Context(), tmp, slog.New(slog.NewTextHandler(logs, nil)))
 				if err != nil {
 					return err
 				}
@@ -72,6 +81,7 @@ temporary directory) in this process and drives that.`,
 	f.StringVar(&host, "host", "", "server base `URL` (default: an embedded server in this process)")
 	f.StringVar(&apiKey, "api-key", os.Getenv("LETTRIA_API_KEY"), "API `KEY` [LETTRIA_API_KEY]")
 	f.IntVar(&cfg.Clients, "clients", 64, "concurrent clients")
+	f.BoolVar(&accessLog, "access-log", false, "print the embedded server's logs (a line per request) on stderr")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run")
 	sizeVar(f, &cfg.MinSize, "min-size", 4<<10, "smallest file: `SIZE` in bytes, or with a unit such as 4KiB")
 	sizeVar(f, &cfg.MaxSize, "max-size", 64<<10, "largest file: `SIZE` in bytes, or with a unit such as 64KiB")
@@ -87,7 +97,7 @@ func sum(m map[string]int) int {
 }
 
 // embedded starts a server on the embedded default in dir, on a loopback port.
-func embedded(ctx context.Context, dir string) (stop func(), url, key string, err error) {
+func embedded(ctx context.Context, dir string, logger *slog.Logger) (stop func(), url, key string, err error) {
 	ms, err := sqlite.Open(ctx, filepath.Join(dir, "meta.db"))
 	if err != nil {
 		return nil, "", "", err
@@ -98,7 +108,7 @@ func embedded(ctx context.Context, dir string) (stop func(), url, key string, er
 	}
 	key = randomHex(16)
 	srv, err := server.New(server.Config{Meta: ms, Blobs: bs, SigningKey: []byte(randomHex(32)),
-		StaticKeys: map[string]string{key: "default"}})
+		StaticKeys: map[string]string{key: "default"}, Logger: logger})
 	if err != nil {
 		return nil, "", "", err
 	}

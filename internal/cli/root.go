@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -24,26 +22,28 @@ func (u usageError) Unwrap() error { return u.err }
 // errSilent is returned when the command already told the user what went wrong.
 var errSilent = errors.New("")
 
-// Main runs the command line with args and returns the exit status:
-// 0 success, 1 failure, 2 usage error.
+// Main runs the command line with args and returns the exit status (see
+// exitCodesHelp): 0 success, 1 failure, 2 usage error, 3 a wait that timed
+// out, 130 interrupted by Ctrl-C.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	code := exitCode(ctx, err)
+	switch {
+	case code == exitOK:
+	case code == exitUsage:
+		fmt.Fprintf(stderr, "perseus: %s\nRun '%s --help' for usage.\n", dropPrefixes(err.Error()), commandPath(root, args))
+	case code == exitInterrupted || code == exitTerminated:
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintf(stderr, "perseus: %v\n", context.Cause(ctx))
+		}
+	case !errors.Is(err, errSilent):
+		fmt.Fprintf(stderr, "perseus: %s\n", dropPrefixes(err.Error()))
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "perseus: %v\nRun '%s --help' for usage.\n", err, commandPath(root, args))
-		return 2
-	}
-	if !errors.Is(err, errSilent) {
-		fmt.Fprintf(stderr, "perseus: %v\n", err)
-	}
-	return 1
+	return code
 }
 
 func commandPath(root *cobra.Command, args []string) string {
@@ -62,7 +62,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 It is both the server (perseus serve), which speaks the Perseus v0 file API on
 an embedded default (SQLite and a local directory) or on PostgreSQL and S3,
 and its client (perseus file …), which reads PERSEUS_API_HOST and
-LETTRIA_API_KEY like the Python SDK.`,
+LETTRIA_API_KEY like the Python SDK.
+
+` + exitCodesHelp,
 		Example: `  perseus serve --data ./perseus-data
   export LETTRIA_API_KEY=$(cat ./perseus-data/dev-api-key)
   perseus file upload report.pdf --wait`,
@@ -73,9 +75,7 @@ LETTRIA_API_KEY like the Python SDK.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(), newFileCmd(), newKeysCmd(), newLoadCmd(), newVersionCmd())
-	for _, c := range root.Commands() {
-		markUsage(c)
-	}
+	markUsage(root)
 	return root
 }
 
