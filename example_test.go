@@ -8,53 +8,90 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
+	"syscall"
+	"testing"
 	"time"
 
 	"github.com/perseus-go/perseus"
-	"github.com/perseus-go/perseus/server"
-	"github.com/perseus-go/perseus/store/blob/local"
-	"github.com/perseus-go/perseus/store/meta/sqlite"
 )
 
-// startServer runs a real Perseus server (SQLite records, local blob store,
-// all in a temporary directory) that accepts the API key "dev-key". It
-// returns the server's URL, the directory for the example's own files, and a
-// function that stops the server and removes the directory.
+// startServer runs a real Perseus server, `perseus serve` on the embedded
+// default (SQLite records, local blob store, all in a temporary directory),
+// as its own process: the SDK's examples and tests import nothing of the
+// server, so that importing the SDK brings none of its dependencies. It
+// accepts the API key "dev-key" and returns the server's URL, the directory
+// for the example's own files, and a function that stops the server and
+// removes the directory.
 func startServer() (host, dir string, stop func()) {
 	dir, err := os.MkdirTemp("", "perseus-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	meta, err := sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	blobs, err := local.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(perseusBinary(), "serve", "--addr", addr, "--data", filepath.Join(dir, "data"),
+		"--api-key", "dev-key", "--log-level", "error")
+	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
-		Meta:       meta,
-		Blobs:      blobs,
-		SigningKey: bytes.Repeat([]byte("k"), 32),
-		StaticKeys: map[string]string{"dev-key": "default"},
-		Logger:     slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		log.Fatal(err)
+	host = "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(host + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("perseus serve did not start at %s", host)
+		}
 	}
-	ts := httptest.NewServer(srv.Handler())
-	return ts.URL, dir, func() {
-		ts.Close()
-		meta.Close()
+	return host, dir, func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
 		os.RemoveAll(dir)
 	}
+}
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+)
+
+// perseusBinary builds cmd/perseus once for the test binary's life and
+// returns its path; the directory it is in goes when the process ends
+// (TestMain).
+func perseusBinary() string {
+	binaryOnce.Do(func() {
+		d, err := os.MkdirTemp("", "perseus-example-bin-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		binaryPath = filepath.Join(d, "perseus")
+		build := exec.Command("go", "build", "-o", binaryPath, "./cmd/perseus")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			log.Fatalf("building perseus for the examples: %v", err)
+		}
+	})
+	return binaryPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryPath != "" {
+		os.RemoveAll(filepath.Dir(binaryPath))
+	}
+	os.Exit(code)
 }
 
 // exampleClient starts a server and returns a client for it, as NewClient
