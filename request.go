@@ -21,7 +21,7 @@ type request struct {
 	// content is), which carries its own credential in its query: it gets
 	// no key, and its query stays out of errors.
 	path, url string
-	body      any               // nil, a section of a file, or a value sent as JSON
+	body      any               // nil, a section of a file, a *readerBody, or a value sent as JSON
 	header    map[string]string // fields of its own; every request has the User-Agent
 
 	// How do sends it, where that differs from the usual.
@@ -46,6 +46,8 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 			return nil, err
 		}
 		body = fb
+	case *readerBody:
+		body = b // sent once: a request with one is never retried
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
@@ -66,6 +68,11 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 		req.ContentLength = b.size
 		if b.size == 0 {
 			req.Body.Close()
+			req.Body = http.NoBody
+		}
+	case *readerBody:
+		req.ContentLength = b.size
+		if b.size == 0 {
 			req.Body = http.NoBody
 		}
 	default:

@@ -29,16 +29,18 @@ type UploadOption func(*uploadConfig)
 type uploadConfig struct {
 	name        string
 	progress    func(Progress)
-	partSize    int64  // the part size aimed for; larger files go in parts
-	parallel    int    // parts of one file sent at once
-	concurrency int    // files UploadFiles sends at once
-	batch       *batch // UploadFiles' totals, if this upload is one of them
-	stream      bool   // send new large files before hashing them (WithStream)
+	partSize    int64    // the part size aimed for; larger files go in parts
+	parallel    int      // parts of one file sent at once
+	concurrency int      // files UploadFiles sends at once
+	batch       *batch   // UploadFiles' totals, if this upload is one of them
+	stream      bool     // send new large files before hashing them (WithStream)
+	size        int64    // what UploadReader will read, or -1: unknown (WithSize)
+	names       []string // UploadFiles: the name of each path (WithNames)
 }
 
 // newUploadConfig returns the defaults changed by opts.
 func newUploadConfig(opts []UploadOption) uploadConfig {
-	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4}
+	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4, size: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -107,8 +109,16 @@ func WithConcurrency(n int) UploadOption {
 // the server does not hold yet. With WithStream(true), such a file goes
 // instead in one request before it is hashed, where the server offers that
 // and the caller has no uploaded file of its size: faster, not resumable.
+//
+// path must be a regular file (or a symbolic link to one), since it is read
+// twice: a pipe, a device or /dev/stdin is refused with ErrNotRegularFile
+// before anything is recorded; upload such content with UploadReader.
 func (s *FileService) UploadFile(ctx context.Context, path string, opts ...UploadOption) (*File, error) {
-	cfg := newUploadConfig(append([]UploadOption{WithName(filepath.Base(path))}, opts...))
+	return s.uploadPath(ctx, path, newUploadConfig(append([]UploadOption{WithName(filepath.Base(path))}, opts...)))
+}
+
+// uploadPath is UploadFile with its options read.
+func (s *FileService) uploadPath(ctx context.Context, path string, cfg uploadConfig) (*File, error) {
 	if fi, err := os.Stat(path); err == nil && s.streamable(ctx, fi, cfg) {
 		if f, ok, err := s.stream(ctx, path, cfg, newTracker(path, fi.Size(), cfg)); ok {
 			return f, err
@@ -127,6 +137,9 @@ func (s *FileService) digest(ctx context.Context, path string, cfg uploadConfig)
 	fi, err := os.Stat(path)
 	if err != nil {
 		return digest{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return digest{}, notRegular(path, fi)
 	}
 	var partSize int64
 	if fi.Size() > cfg.partSize {
@@ -168,6 +181,29 @@ func (s *FileService) uploadHashed(ctx context.Context, path string, d digest, c
 		return s.uploadParts(ctx, path, res.File, d, cfg, tr)
 	}
 	return s.uploadPut(ctx, path, res, d, cfg, tr)
+}
+
+// ErrNotRegularFile is the error of UploadFile and UploadFiles for a path
+// that is not a regular file: a directory, a pipe, a device (such as
+// /dev/stdin on a terminal or a pipe) or a socket. Nothing is recorded for
+// it. Content that can be read only once goes with UploadReader.
+var ErrNotRegularFile = errors.New("not a regular file")
+
+// notRegular is the ErrNotRegularFile of path, whose info is fi.
+func notRegular(path string, fi os.FileInfo) error {
+	kind := "special file"
+	switch t := fi.Mode().Type(); {
+	case fi.IsDir():
+		return fmt.Errorf("perseus: %s is a directory, %w", path, ErrNotRegularFile)
+	case t&os.ModeNamedPipe != 0:
+		kind = "pipe"
+	case t&os.ModeSocket != 0:
+		kind = "socket"
+	case t&os.ModeDevice != 0:
+		kind = "device"
+	}
+	return fmt.Errorf("perseus: %s is a %s, %w: UploadFile reads a file twice (to hash it, then to send it) and a %s can be read once; upload its content with UploadReader",
+		path, kind, ErrNotRegularFile, kind)
 }
 
 // existing returns the uploaded file holding content with this hash.

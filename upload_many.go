@@ -2,6 +2,7 @@ package perseus
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -11,6 +12,11 @@ import (
 // maxFindValues is how many hashes UploadFiles puts in one find: the most a
 // Perseus server accepts.
 const maxFindValues = 1000
+
+// WithNames names the files of UploadFiles: names[i] is the name of
+// paths[i] (instead of its base name), e.g. its path relative to a
+// directory, such as "reports/a/x.txt". There must be one per path.
+func WithNames(names []string) UploadOption { return func(c *uploadConfig) { c.names = names } }
 
 // UploadResult is what became of one path given to UploadFiles.
 type UploadResult struct {
@@ -25,7 +31,8 @@ type UploadResult struct {
 // one find (one per 1000 hashes) which contents it already has: those are
 // returned without sending anything. The rest are uploaded as UploadFile
 // does, a few at once (WithConcurrency), each content once even if several
-// paths hold it. Each file is named by its base name; WithName is ignored.
+// paths hold it. Each file is named by its base name, or by its entry in
+// WithNames; WithName is ignored.
 // With WithStream(true), a file that UploadFile would stream and whose size
 // no other path has is not hashed first but streamed, which sends nothing
 // when the caller has a file of its size (it is then hashed and goes as
@@ -37,6 +44,13 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	cfg.batch = &batch{}
 	results := make([]UploadResult, len(paths))
 	digests := make([]digest, len(paths))
+	if cfg.names != nil && len(cfg.names) != len(paths) {
+		err := fmt.Errorf("perseus: UploadFiles: %d names (WithNames) for %d paths", len(cfg.names), len(paths))
+		for i := range results {
+			results[i] = UploadResult{Path: paths[i], Err: err}
+		}
+		return results
+	}
 	streams := s.streams(ctx, paths, cfg) // > 0: the size of a file tried by stream, not hashed here
 	// Each file's error is its result's: it stops no other file, so the
 	// goroutines return nil and the group has no context to cancel.
@@ -80,6 +94,9 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 		sending.Go(func() error {
 			fc := cfg
 			fc.name = filepath.Base(paths[i])
+			if cfg.names != nil {
+				fc.name = cfg.names[i]
+			}
 			tr := newTracker(paths[i], max(digests[i].size, streams[i]), fc)
 			results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
 			tr.finish(results[i].Err)

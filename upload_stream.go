@@ -53,34 +53,9 @@ func (s *FileService) stream(ctx context.Context, path string, cfg uploadConfig,
 	if !s.streamable(ctx, before, cfg) {
 		return nil, false, nil
 	}
-	r := request{
-		method: http.MethodPost,
-		path:   "/api/v0/file/stream?name=" + url.QueryEscape(cfg.name),
-		body:   section{fd, 0, size, tr},
-		header: map[string]string{"Content-Type": "application/octet-stream", "Expect": "100-continue", "Accept": "application/json"},
-		once:   true, // a failure falls back to the usual way, which retries and resumes
-	}
-	var a streamAnswer
-	answered := false
-	err = s.client.do(ctx, r, func(resp *http.Response) error {
-		answered = true
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil || a.File == nil || a.File.ID == "" {
-			return fmt.Errorf("perseus: stream %s: the server answered %d without a file", path, resp.StatusCode)
-		}
-		return nil
-	})
-	var ae *APIError
-	switch {
-	case err == nil:
-	case errors.As(err, &ae):
-		if declined(ae) {
-			return nil, false, nil
-		}
-		return nil, true, err
-	case answered || ctx.Err() != nil:
-		return nil, true, err
-	default: // no answer: a hashed upload, which retries, may get past what failed
-		return nil, false, nil
+	a, ok, err := s.postStream(ctx, path, section{fd, 0, size, tr}, cfg)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
 	if a.Existing {
 		return a.File, true, nil
@@ -97,6 +72,42 @@ func (s *FileService) stream(ctx context.Context, path string, cfg uploadConfig,
 		return nil, true, errors.Join(fmt.Errorf("perseus: %s changed while it was being sent; %s; upload it again", path, what), derr)
 	}
 	return a.File, true, nil
+}
+
+// postStream sends body (a section of a file, or a readerBody) to POST
+// /api/v0/file/stream as the file cfg.name; what names the content in
+// errors. ok is false when the caller should upload the usual way, as for
+// stream; an error with ok true is final.
+func (s *FileService) postStream(ctx context.Context, what string, body any, cfg uploadConfig) (a streamAnswer, ok bool, err error) {
+	r := request{
+		method: http.MethodPost,
+		path:   "/api/v0/file/stream?name=" + url.QueryEscape(cfg.name),
+		body:   body,
+		header: map[string]string{"Content-Type": "application/octet-stream", "Expect": "100-continue", "Accept": "application/json"},
+		once:   true, // a failure falls back to the usual way, which retries and resumes
+	}
+	answered := false
+	err = s.client.do(ctx, r, func(resp *http.Response) error {
+		answered = true
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&a); err != nil || a.File == nil || a.File.ID == "" {
+			return fmt.Errorf("perseus: stream %s: the server answered %d without a file", what, resp.StatusCode)
+		}
+		return nil
+	})
+	var ae *APIError
+	switch {
+	case err == nil:
+		return a, true, nil
+	case errors.As(err, &ae):
+		if declined(ae) {
+			return a, false, nil
+		}
+		return a, true, err
+	case answered || ctx.Err() != nil:
+		return a, true, err
+	default: // no answer: a hashed upload, which retries, may get past what failed
+		return a, false, nil
+	}
 }
 
 // declined reports whether the server answered a stream in a way that

@@ -26,7 +26,7 @@ func (e *Error) With(format string, args ...any) *Error {
 var (
 	ErrUnauthorized   = &Error{http.StatusUnauthorized, "unauthorized", "missing or unknown API key: send the header Authorization: Bearer <key>"}
 	ErrBadRequest     = &Error{http.StatusBadRequest, "bad_request", "the request is malformed"}
-	ErrInvalidName    = &Error{http.StatusBadRequest, "invalid_name", "name must be 1 to 1024 bytes of UTF-8 without control characters or path separators (/ or \\)"}
+	ErrInvalidName    = &Error{http.StatusBadRequest, "invalid_name", "name must be 1 to 1024 bytes of UTF-8 without control characters or \\; it may be a relative path of /-separated segments, none empty, . or .."}
 	ErrInvalidHash    = &Error{http.StatusBadRequest, "invalid_source_hash", "sourceHash must be the SHA-256 of the content as 64 hexadecimal characters"}
 	ErrTooMany        = &Error{http.StatusBadRequest, "too_many_values", "too many ids and sourceHashes in one request"}
 	ErrFileNotFound   = &Error{http.StatusNotFound, "file_not_found", "no file with this id"}

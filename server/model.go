@@ -128,19 +128,30 @@ func jsonType(goType string) string {
 	return goType
 }
 
-// checkName accepts a label: 1 to 1024 bytes of UTF-8, no control
-// characters, no path separators.
+// checkName accepts a name: 1 to 1024 bytes of UTF-8 without control
+// characters or backslashes, which may be a relative path: segments
+// separated by single slashes, none of them empty, "." or "..", so no
+// leading, trailing or doubled slash. It stays a label: the server never
+// makes it a path of its own.
 func checkName(name *string) *Error {
 	if name == nil {
 		return ErrInvalidName.With("name is missing; %s", ErrInvalidName.Message)
 	}
 	n := *name
-	if n == "" || len(n) > 1024 || !utf8.ValidString(n) || n == "." || n == ".." {
+	if n == "" || len(n) > 1024 || !utf8.ValidString(n) {
 		return ErrInvalidName
 	}
 	for _, r := range n {
-		if unicode.IsControl(r) || r == '/' || r == '\\' {
+		if unicode.IsControl(r) || r == '\\' {
 			return ErrInvalidName.With("name contains %q; %s", r, ErrInvalidName.Message)
+		}
+	}
+	for seg := range strings.SplitSeq(n, "/") {
+		switch seg {
+		case "":
+			return ErrInvalidName.With("name %q has an empty path segment (a leading, trailing or doubled /); %s", n, ErrInvalidName.Message)
+		case ".", "..":
+			return ErrInvalidName.With("name %q has a %q path segment; %s", n, seg, ErrInvalidName.Message)
 		}
 	}
 	return nil

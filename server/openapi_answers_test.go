@@ -144,7 +144,7 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	adopted := []byte("content a pending record waits for")
 	e.create(keyA, "adopt.bin", adopted)
 	s.do(t, "POST", "/api/v0/file/stream?name=a.bin", keyA, octets, adopted)           // 200: existing
-	s.do(t, "POST", "/api/v0/file/stream?name=a/b", keyA, octets, []byte("x"))         // 400
+	s.do(t, "POST", "/api/v0/file/stream?name=a//b", keyA, octets, []byte("x"))        // 400
 	s.do(t, "POST", "/api/v0/file/stream?name=x", "", octets, []byte("x"))             // 401
 	s.do(t, "POST", "/api/v0/file/stream?name=x", keyA, octets, make([]byte, 1<<20+1)) // 413
 	{

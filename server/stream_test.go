@@ -231,7 +231,7 @@ func TestStreamRefusesWhatItCannotTake(t *testing.T) {
 	if r, read := e.stream(keyA, "big.bin", make([]byte, 4<<20+1)); r.status != http.StatusRequestEntityTooLarge || read != 0 {
 		t.Errorf("too large: %d %s, %d bytes read", r.status, r.body, read)
 	}
-	if r, _ := e.stream(keyA, "a/b", []byte("x")); r.status != http.StatusBadRequest || r.Code != "invalid_name" {
+	if r, _ := e.stream(keyA, "a//b", []byte("x")); r.status != http.StatusBadRequest || r.Code != "invalid_name" {
 		t.Errorf("bad name: %d %s", r.status, r.body)
 	}
 	if r, _ := e.stream("wrong-key", "a", []byte("x")); r.status != http.StatusUnauthorized {

@@ -3,8 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"time"
 
 	"github.com/perseus-go/perseus"
@@ -98,60 +96,66 @@ an upload rides out an outage of up to a minute and finishes.`,
 func newUploadCmd(cf *clientFlags) *cobra.Command {
 	var f uploadFlags
 	cmd := &cobra.Command{
-		Use:   "upload PATH...",
-		Short: "Upload files and directories (recursively)",
+		Use:   "upload PATH... | upload - --name NAME",
+		Short: "Upload files and directories (recursively), or standard input",
 		Long: `Upload files. Each is hashed (SHA-256); content the server already has is
-not sent again and its existing file is printed. Directories are walked
-recursively. With --wait, each file is waited for until it is uploaded.
+not sent again and its existing file is printed. With --wait, each file is
+waited for until it is uploaded.
+
+Names follow rsync's rule. A file named on the command line keeps its base
+name (or --name, for a single file). Directories are walked recursively and
+their files named by their path relative to the argument, with /:
+"upload reports" names reports/a/x.txt "reports/a/x.txt", while
+"upload reports/" (a trailing /) names it "a/x.txt", as do "." and "/".
+
+In directories, dotfiles and dot-directories (.git, .hg and .svn among them)
+are skipped unless --hidden, and symbolic links are reported on stderr and
+not followed; a symbolic link named on the command line is followed.
+--include and --exclude take globs (path.Match: *, ?, [...]) matched against
+the name each file would have: a glob without / matches the last segment,
+at any depth (--exclude '*.log'); one with / matches the whole name, where
+a ** segment matches any number of directories (--include 'reports/**/*.pdf').
+With an --include, only files matching one are uploaded; a file matching an
+--exclude never is, and a directory matching one is not walked.
+
+A path that cannot be read is reported, the others are still uploaded, and
+the exit status is 1. "-" reads standard input to its end and uploads it as
+--name (copied to a temporary file first, then hashed like any file).
 
 Files larger than --part-size go in parts, several at once, on servers that
 offer it. An upload that was interrupted (Ctrl-C, a dropped network) resumes
 when run again: only the parts the server does not hold are sent. When stderr
 is a terminal, progress bars show each file in flight and the total.`,
-		Example: `  perseus file upload report.pdf
+		Example: `  perseus file upload report.pdf --name reports/2026/q1.pdf
   perseus file upload ./docs --concurrency 8 --wait --json
+  perseus file upload reports --exclude '*.tmp' && perseus file ls --prefix reports/
+  pg_dump mydb | perseus file upload - --name backups/mydb.sql
   perseus file upload backup.tar --part-size 64MiB --parallel-parts 8`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
+			if err := f.check(args); err != nil {
 				return err
 			}
 			c, err := cf.client(cmd)
 			if err != nil {
 				return err
 			}
-			paths, err := expandPaths(args)
-			if err != nil {
-				return err
+			out := newPrinter(cmd, cf.json)
+			if args[0] == "-" {
+				return uploadStdin(cmd, c, f, out)
 			}
-			return uploadAll(cmd, c, paths, f, newPrinter(cmd, cf.json))
+			sources, problems := expand(args, f.selection, out.errorf)
+			if f.name != "" && len(sources) == 1 {
+				sources[0].name = f.name
+			}
+			if len(sources) == 0 && problems == 0 {
+				return usageError{errors.New("no files to upload in the given paths")}
+			}
+			return uploadAll(cmd, c, sources, problems, f, out)
 		},
 	}
 	f.register(cmd)
 	return cmd
-}
-
-// expandPaths turns files and directories into the list of regular files.
-func expandPaths(args []string) ([]string, error) {
-	var paths []string
-	for _, a := range args {
-		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() {
-				paths = append(paths, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	if len(paths) == 0 {
-		return nil, usageError{errors.New("no regular files in the given paths")}
-	}
-	return paths, nil
 }
 
 func newCreateCmd(cf *clientFlags) *cobra.Command {
