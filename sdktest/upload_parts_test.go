@@ -1,4 +1,4 @@
-package perseus_test
+package sdktest
 
 import (
 	"bytes"
