@@ -224,9 +224,18 @@ func (s *FileService) DownloadFileTo(ctx context.Context, id, path string, opts 
 		return 0, err
 	}
 	part := filepath.Join(dir, PartialName(id))
+	// A partial file is continued only if it is a plain file: never through
+	// a link someone else left there, which could make this write elsewhere.
+	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("perseus: %s is not a regular file; remove it and download again", part)
+	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return 0, err
+	}
+	if fi, err := f.Stat(); err != nil || !isPlainFile(part, fi) {
+		f.Close()
+		return 0, fmt.Errorf("perseus: %s is not a regular file; remove it and download again", part)
 	}
 	st := &dlState{w: f, h: sha256.New()}
 	for _, o := range opts {
@@ -327,4 +336,11 @@ func checkTarget(path string) error {
 	}
 	f.Close()
 	return os.Remove(path)
+}
+
+// isPlainFile reports whether path names, without a link, the regular file
+// whose information (of an open descriptor) is fi.
+func isPlainFile(path string, fi os.FileInfo) bool {
+	li, err := os.Lstat(path)
+	return err == nil && li.Mode().IsRegular() && fi.Mode().IsRegular() && os.SameFile(li, fi)
 }

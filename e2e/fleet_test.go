@@ -140,13 +140,14 @@ func TestFleetWithOneSigningKeyBehindARoundRobinBalancer(t *testing.T) {
 				t.Fatalf("the cut-off upload: %v after %d parts stored, want context.Canceled after 2", err, first.stored.Load())
 			}
 
-			// A replica with another signing key refuses to start it over.
-			wrong := startServer(t, t.TempDir(), append(flags, "--signing-key", "other=ffffffffffffffffffffffffffffffffff")...)
+			// A replica given the same key id with another secret (as when
+			// each host made its own) refuses to start it over, and says so.
+			wrong := startServer(t, t.TempDir(), append(flags, "--signing-key", "e2e=ffffffffffffffffffffffffffffffffff")...)
 			_, err = fleetClient(t, wrong.URL, &partCounter{rt: http.DefaultTransport}).File.UploadFile(ctx, path,
 				perseus.WithPartSize(part), perseus.WithParallelParts(1))
 			var ae *perseus.APIError
-			if !errors.As(err, &ae) || ae.StatusCode != http.StatusForbidden || ae.Code != "signing_key_unknown" || !strings.Contains(ae.Message, `"e2e"`) {
-				t.Fatalf("resume on a replica with another key: %v; want 403 signing_key_unknown naming key e2e", err)
+			if !errors.As(err, &ae) || ae.StatusCode != http.StatusForbidden || ae.Code != "signing_key_unknown" || !strings.Contains(ae.Message, `"e2e"`) || !strings.Contains(ae.Message, "another secret") {
+				t.Fatalf("resume on a replica whose key e2e has another secret: %v; want 403 signing_key_unknown saying so", err)
 			}
 
 			second := &partCounter{rt: http.DefaultTransport}

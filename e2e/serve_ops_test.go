@@ -240,11 +240,15 @@ func TestServeMetricsAddrServesMetricsAndPprofApart(t *testing.T) {
 			t.Errorf("--metrics-addr /metrics: %d, no %q", code, want)
 		}
 	}
-	for _, url := range []string{"http://" + metricsAddr + "/debug/pprof/", "http://" + metricsAddr + "/debug/pprof/cmdline",
+	for _, url := range []string{"http://" + metricsAddr + "/debug/pprof/", "http://" + metricsAddr + "/debug/pprof/heap",
 		"http://" + pprofAddr + "/debug/pprof/"} {
 		if code, _ := get(url); code != 200 {
 			t.Errorf("%s: %d", url, code)
 		}
+	}
+	// The command line may hold secrets (--db's password, --signing-key).
+	if code, body := get("http://" + metricsAddr + "/debug/pprof/cmdline"); code == 200 || strings.Contains(body, "serve") {
+		t.Errorf("/debug/pprof/cmdline answers %d: the command line is shown", code)
 	}
 	if code, _ := get("http://" + pprofAddr + "/metrics"); code != http.StatusNotFound {
 		t.Errorf("--pprof serves /metrics: %d", code)

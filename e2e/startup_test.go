@@ -3,11 +3,14 @@ package e2e
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // serveOnce runs perseus serve expecting it to refuse to start, with env
@@ -71,5 +74,49 @@ func TestFailedStartLeavesNothingBehind(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "meta.db")); !os.IsNotExist(err) {
 		t.Errorf("a start that could not reach S3 made %s: %v", filepath.Join(data, "meta.db"), err)
+	}
+}
+
+// TestServeWithoutTLSSurvivesSIGHUP: systemctl reload sends SIGHUP; a
+// server without a certificate to reload logs it and goes on serving.
+func TestServeWithoutTLSSurvivesSIGHUP(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v\n%s", err, srv.log.String())
+	}
+	resp.Body.Close()
+	if !strings.Contains(srv.log.String(), "nothing to reload") {
+		t.Errorf("SIGHUP was not logged:\n%s", srv.log.String())
+	}
+}
+
+// TestDevelopmentKeyEndsWithTheFirstStoredKey: on the embedded default the
+// development key works until keys are created in the store; from the next
+// start on, it is refused, and the start says so.
+func TestDevelopmentKeyEndsWithTheFirstStoredKey(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data)
+	dev := srv.Key
+	if dev == "" {
+		t.Fatal("no development key on the embedded default")
+	}
+	keysCLI(t, "create", "--tenant", "team-1", "--data", data)
+	srv.stop(t)
+	again := startServer(t, data)
+	if !strings.Contains(again.log.String(), "no longer accepted") {
+		t.Errorf("the restart does not say the development key ended:\n%s", again.log.String())
+	}
+	req, _ := http.NewRequest("GET", again.URL+"/api/v0/file", nil)
+	req.Header.Set("Authorization", "Bearer "+dev)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the development key after keys were created: %d, want 401", resp.StatusCode)
 	}
 }

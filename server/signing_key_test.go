@@ -46,7 +46,7 @@ func TestReplicaWithAnotherSigningKeySaysSo(t *testing.T) {
 	parts, refs := split(content, 1<<10)
 	c := e.pendingFile(content)
 	up, status := newMP(t, e.url).start(c.Rec.ID, int64(len(content)), 1<<10)
-	if status != http.StatusCreated || !strings.Contains(up.UploadID, "-alpha.") {
+	if status != http.StatusCreated || !strings.Contains(up.UploadID, "-alpha_") {
 		t.Fatalf("start: %d, uploadId %q, want 201 and an id naming key alpha", status, up.UploadID)
 	}
 	u := newMP(t, e.url).urls(c.Rec.ID, up.UploadID, refs[0])[0]

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -74,8 +75,8 @@ When stderr is a terminal, a progress bar shows the bytes, rate and ETA.`,
 				if f == nil {
 					return fmt.Errorf("no file with id %s", id)
 				}
-				path = filepath.Base(f.Name)
-				if path == "." || path == ".." || path == string(filepath.Separator) || path != f.Name {
+				path = filepath.Base(filepath.FromSlash(f.Name)) // reports/a.txt goes to ./a.txt, never elsewhere
+				if path == "." || path == ".." || path == string(filepath.Separator) || strings.ContainsRune(path, '\\') {
 					return usageError{fmt.Errorf("the file's name %q is not a plain file name: give -o PATH", f.Name)}
 				}
 				if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {

@@ -46,6 +46,7 @@ func signalContext() (context.Context, func()) {
 		select {
 		case s := <-sigs:
 			cancel(signalled{s})
+			signal.Stop(sigs) // a second Ctrl-C stops the process at once, as usual
 		case <-done:
 		}
 	}()

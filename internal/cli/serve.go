@@ -129,9 +129,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 			ln.Close()
 		}
 	}()
+	serving := false // from then on, --data holds what the server keeps, whatever happens
 	if _, statErr := os.Stat(f.data); errors.Is(statErr, fs.ErrNotExist) {
 		defer func() {
-			if err != nil {
+			if err != nil && !serving {
 				os.RemoveAll(f.data)
 			}
 		}()
@@ -173,5 +174,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	if err != nil {
 		return err
 	}
+	serving = true
 	return ops.serve(ctx, ln, srv, "db", backend.Redact(f.db), "blobs", f.blobs)
 }

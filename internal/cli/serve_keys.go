@@ -56,8 +56,8 @@ func (f serveFlags) signingKeys() ([]server.SigningKey, error) {
 		if !ok {
 			return nil, bad("%s: a signing key is ID=SECRET (e.g. k2026=$(openssl rand -hex 32)), not a bare secret", from(i))
 		}
-		if err := sign.CheckID(id); err != nil {
-			return nil, bad("%s: %v", from(i), err)
+		if sign.CheckID(id) != nil { // not echoed: it may be part of a secret
+			return nil, bad("%s: a signing key is ID=SECRET, with an ID of 1 to 32 letters, digits or _", from(i))
 		}
 		if len(secret) < sign.MinSecret {
 			return nil, bad("%s: signing key %q is %d bytes; it must be at least %d (e.g. openssl rand -hex 32)", from(i), id, len(secret), sign.MinSecret)
@@ -96,20 +96,23 @@ func (f serveFlags) apiKeys(ctx context.Context, m meta.Store, stderr io.Writer)
 		return keys, nil
 	}
 	devPath := filepath.Join(f.data, "dev-api-key")
-	if f.embedded() {
-		if b, err := os.ReadFile(devPath); err == nil && strings.TrimSpace(string(b)) != "" {
-			keys[strings.TrimSpace(string(b))] = "default" // made by an earlier start
-			fmt.Fprintf(stderr, "perseus: development API key (tenant default, kept in %s):\n  export LETTRIA_API_KEY=%s\n", devPath, strings.TrimSpace(string(b)))
-			return keys, nil
-		}
-	}
 	stored, err := m.Keys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("--db: list API keys: %w", err)
 	}
 	for _, k := range stored {
-		if k.RevokedAt == nil {
-			return keys, nil // keys made with perseus keys create
+		if k.RevokedAt == nil { // keys made with perseus keys create: a development key is no longer accepted
+			if _, err := os.Stat(devPath); err == nil && f.embedded() {
+				fmt.Fprintf(stderr, "perseus: API keys exist in the store, so the development key in %s is no longer accepted (remove the file)\n", devPath)
+			}
+			return keys, nil
+		}
+	}
+	if f.embedded() {
+		if b, err := os.ReadFile(devPath); err == nil && strings.TrimSpace(string(b)) != "" {
+			keys[strings.TrimSpace(string(b))] = "default" // made by an earlier start
+			fmt.Fprintf(stderr, "perseus: development API key (tenant default, kept in %s):\n  export LETTRIA_API_KEY=%s\n", devPath, strings.TrimSpace(string(b)))
+			return keys, nil
 		}
 	}
 	if !f.embedded() {

@@ -53,7 +53,8 @@ func (o *serveOps) serve(ctx context.Context, ln net.Listener, srv *server.Serve
 			mux.Handle("GET /metrics", srv.MetricsHandler())
 		}
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		// Not /debug/pprof/cmdline: the command line may hold secrets (--db's
+		// password, --signing-key).
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -80,6 +81,8 @@ func (o *serveOps) serve(ctx context.Context, ln net.Listener, srv *server.Serve
 		scheme, serveAPI = "https", func() error { return hs.ServeTLS(ln, "", "") }
 		defer o.cert.reloadOnSIGHUP(o.logger)()
 		attrs = append(attrs, o.cert.attrs()...)
+	} else {
+		defer ignoreSIGHUP(o.logger)() // systemctl reload must not stop a server without TLS
 	}
 	if o.metrics != nil {
 		attrs = append(attrs, "metrics", "http://"+o.metrics.Addr().String()+"/metrics")

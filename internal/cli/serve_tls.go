@@ -64,6 +64,28 @@ func (r *certReloader) attrs() []any {
 	return attrs
 }
 
+// ignoreSIGHUP logs each SIGHUP, which would otherwise stop the process,
+// as having nothing to reload, until the returned stop is called.
+func ignoreSIGHUP(logger *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				logger.Info("SIGHUP: nothing to reload (no --tls-cert)")
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}
+
 // reloadOnSIGHUP reads the pair again on every SIGHUP, logging the outcome,
 // until the returned stop is called.
 func (r *certReloader) reloadOnSIGHUP(logger *slog.Logger) (stop func()) {

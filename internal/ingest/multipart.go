@@ -34,7 +34,6 @@ import (
 	"time"
 
 	"github.com/perseus-go/perseus/internal/sha256chain"
-	"github.com/perseus-go/perseus/internal/sign"
 	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -92,7 +91,7 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	var sess *session
 	for i := range sessions {
 		s := &sessions[i]
-		if s.foreign == "" && s.tok.size == size && s.tok.partSize == partSize && (sess == nil || s.started.After(sess.started)) {
+		if s.foreign == nil && s.tok.size == size && s.tok.partSize == partSize && (sess == nil || s.started.After(sess.started)) {
 			sess = s
 		}
 	}
@@ -128,7 +127,7 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 	}
 	var newest *session
 	for i := range sessions {
-		if s := &sessions[i]; s.foreign == "" && (newest == nil || s.started.After(newest.started)) {
+		if s := &sessions[i]; s.foreign == nil && (newest == nil || s.started.After(newest.started)) {
 			newest = s
 		}
 	}
@@ -148,8 +147,8 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 // the sweeper's, not a reason to refuse.
 func (c *Core) foreignUpload(sessions []session) error {
 	for _, s := range sessions {
-		if s.foreign != "" && time.Since(s.started) < c.cfg.PendingTTL {
-			return &sign.UnknownKeyError{ID: s.foreign}
+		if s.foreign != nil && time.Since(s.started) < c.cfg.PendingTTL {
+			return s.foreign
 		}
 	}
 	return nil

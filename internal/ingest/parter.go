@@ -16,9 +16,9 @@ type session struct {
 	storeID string    // the store's upload id (S3); empty for uploads through the server
 	key     string    // the object the upload creates (S3)
 	started time.Time // when it began (S3); through the server, when it was last written to
-	// foreign is the id of the signing key of an upload this server cannot
+	// foreign says which signing key began an upload this server cannot
 	// go on with: another replica, with another key, started it.
-	foreign string
+	foreign *sign.UnknownKeyError
 }
 
 // listed returns the session of an uploadId found in the store, and
@@ -30,7 +30,7 @@ func listed(tok uploadToken, err error) (session, bool) {
 	case err == nil:
 		return session{tok: tok}, true
 	case errors.As(err, &uk):
-		return session{tok: tok, foreign: uk.ID}, true
+		return session{tok: tok, foreign: uk}, true
 	}
 	return session{}, false
 }

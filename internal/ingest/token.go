@@ -67,7 +67,7 @@ func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) 
 	rest := f[2]
 	if i := strings.LastIndexByte(rest, '.'); i >= 0 {
 		t.kid, rest = rest[:i], rest[i+1:]
-		if sign.CheckID(t.kid) != nil {
+		if sign.CheckTag(t.kid) != nil {
 			return t, ErrUploadNotFound
 		}
 	}

@@ -57,13 +57,33 @@ func TestUnknownKeyNamesTheKey(t *testing.T) {
 	if !errors.As(err, &uk) || uk.ID != "fleet_a" || !strings.Contains(uk.Message(), "--signing-key") {
 		t.Fatalf("check on a server without the key: %v", err)
 	}
-	q.Set("kid", "fleet_b")
+	q.Set("kid", b.SigningID())
 	if _, _, err := b.CheckUpload("id", q, time.Now()); err != ErrInvalid {
 		t.Fatalf("a signature of another key under b's kid: %v, want ErrInvalid", err)
 	}
 	q.Del("kid") // as URLs signed before keys had ids: every key is tried
 	if _, _, err := a.CheckUpload("id", q, time.Now()); err != nil {
 		t.Fatalf("without a kid: %v", err)
+	}
+}
+
+// TestSameIDAnotherSecretSaysSo: replicas given one key id with different
+// secrets (each made its own) tell each other apart by the fingerprint the
+// tag carries, and say which, instead of finding every signature invalid.
+func TestSameIDAnotherSecretSaysSo(t *testing.T) {
+	a, _ := NewKeys(key("k1", "a"))
+	b, _ := NewKeys(key("k1", "b"))
+	if a.SigningID() == b.SigningID() || !strings.HasPrefix(a.SigningID(), "k1_") || CheckTag(a.SigningID()) != nil {
+		t.Fatalf("tags %q and %q", a.SigningID(), b.SigningID())
+	}
+	q, _ := url.ParseQuery(a.UploadQuery("t", "id", signHash, time.Now().Add(time.Hour)))
+	_, _, err := b.CheckUpload("id", q, time.Now())
+	var uk *UnknownKeyError
+	if !errors.As(err, &uk) || uk.ID != "k1" || uk.Other == "" || uk.Other == uk.Fingerprint || !strings.Contains(uk.Message(), "another secret") {
+		t.Fatalf("a URL of k1 on a server whose k1 has another secret: %v", err)
+	}
+	if strings.Contains(uk.Message(), string(key("k1", "a").Secret)) || strings.Contains(uk.Message(), string(key("k1", "b").Secret)) {
+		t.Fatal("the message shows a secret")
 	}
 }
 

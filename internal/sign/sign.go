@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,12 +23,19 @@ var (
 	ErrUnknownKey = errors.New("sign: signed with a key this server does not have")
 )
 
-// UnknownKeyError is a signature made with a key of this ID, which the
-// Signer does not have: most often a replica started with another
-// --signing-key than the one that issued it.
-type UnknownKeyError struct{ ID string }
+// UnknownKeyError is a signature made with a key this Signer does not have:
+// most often a replica started with another --signing-key than the one that
+// issued it. ID is the key's id; Other, when set, is the fingerprint of this
+// Signer's own key of that id, whose secret is another one.
+type UnknownKeyError struct {
+	ID, Fingerprint string
+	Other           string
+}
 
 func (e *UnknownKeyError) Error() string {
+	if e.Other != "" {
+		return fmt.Sprintf("signed with signing key %q of fingerprint %s; this server's key %q has fingerprint %s", e.ID, e.Fingerprint, e.ID, e.Other)
+	}
 	return fmt.Sprintf("signed with signing key %q, which this server does not have", e.ID)
 }
 
@@ -35,6 +44,9 @@ func (e *UnknownKeyError) Is(target error) bool { return target == ErrUnknownKey
 
 // Message says to a person what went wrong and how to mend it.
 func (e *UnknownKeyError) Message() string {
+	if e.Other != "" {
+		return fmt.Sprintf("this was signed with signing key %q (fingerprint %s), but this server's key %q has another secret (fingerprint %s): every replica must be started with the same --signing-key secrets", e.ID, e.Fingerprint, e.ID, e.Other)
+	}
 	return fmt.Sprintf("this was signed with signing key %q, which this server does not have: every replica must be started with the same --signing-key list (the first signs, all are accepted)", e.ID)
 }
 
@@ -64,13 +76,46 @@ func CheckID(id string) error {
 }
 
 // Signer signs with the first of its keys and accepts a signature of any of
-// them, so that keys can be rotated across a fleet: add the new key first
-// on every replica, and drop the old one once nothing it signed is alive.
-type Signer struct{ keys []Key }
+// them, so that keys can be rotated across a fleet.
+type Signer struct {
+	keys []Key
+	tags []string // how each key is named beside what it signs (tag)
+}
 
 // New returns a Signer with one key without an ID: what a lone server
 // uses, and what tests use.
-func New(secret []byte) Signer { return Signer{keys: []Key{{Secret: secret}}} }
+func New(secret []byte) Signer { return Signer{keys: []Key{{Secret: secret}}, tags: []string{""}} }
+
+// fingerprint names a secret without saying anything of it.
+func fingerprint(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("perseus-signing-key-fingerprint"))
+	return hex.EncodeToString(m.Sum(nil)[:4])
+}
+
+// tag is how k is named beside what it signs: its ID and the fingerprint
+// of its secret, ID_0123abcd, so that a replica with a key of the same ID
+// but another secret says so instead of finding the signature invalid;
+// empty for a key without an ID.
+func tag(k Key) string {
+	if k.ID == "" {
+		return ""
+	}
+	return k.ID + "_" + fingerprint(k.Secret)
+}
+
+// CheckTag reports whether t may be the tag of a key (a key id, "_" and 8
+// hex digits).
+func CheckTag(t string) error {
+	i := strings.LastIndexByte(t, '_')
+	if i < 0 || len(t)-i-1 != 8 {
+		return fmt.Errorf("%q is not a signing key tag", t)
+	}
+	if _, err := hex.DecodeString(t[i+1:]); err != nil {
+		return fmt.Errorf("%q is not a signing key tag", t)
+	}
+	return CheckID(t[:i])
+}
 
 // NewKeys returns a Signer with keys, the first of which signs. Every key
 // has an ID of its own (CheckID) and a secret of at least MinSecret bytes.
@@ -91,11 +136,16 @@ func NewKeys(keys ...Key) (Signer, error) {
 		}
 		seen[k.ID] = true
 	}
-	return Signer{keys: append([]Key(nil), keys...)}, nil
+	s := Signer{keys: append([]Key(nil), keys...)}
+	for _, k := range s.keys {
+		s.tags = append(s.tags, tag(k))
+	}
+	return s, nil
 }
 
-// SigningID is the ID of the key that signs (empty for a key without one).
-func (s Signer) SigningID() string { return s.keys[0].ID }
+// SigningID is the tag of the key that signs (empty for a key without an
+// ID): its ID and the fingerprint of its secret.
+func (s Signer) SigningID() string { return s.tags[0] }
 
 // MAC is the HMAC, under the signing key, of fields under a domain that
 // names what is signed, so that a signature for one kind of thing never
@@ -104,9 +154,9 @@ func (s Signer) MAC(domain string, fields ...string) []byte {
 	return macOf(s.keys[0].Secret, domain, fields...)
 }
 
-// Verify checks that sig is the MAC of fields under domain by the key named
-// id, or when id is empty by any key: ErrInvalid if it is not, an
-// *UnknownKeyError if no key has that id.
+// Verify checks that sig is the MAC of fields under domain by the key tagged
+// id (SigningID), or when id is empty by any key: ErrInvalid if it is not,
+// an *UnknownKeyError if no key has that tag.
 func (s Signer) Verify(id string, sig []byte, domain string, fields ...string) error {
 	return s.verify(id, sig, false, domain, fields...)
 }
@@ -121,8 +171,8 @@ func (s Signer) VerifyPrefix(id string, sig []byte, domain string, fields ...str
 }
 
 func (s Signer) verify(id string, sig []byte, prefix bool, domain string, fields ...string) error {
-	for _, k := range s.keys {
-		if id != "" && k.ID != id {
+	for i, k := range s.keys {
+		if id != "" && s.tags[i] != id {
 			continue
 		}
 		mac := macOf(k.Secret, domain, fields...)
@@ -137,9 +187,23 @@ func (s Signer) verify(id string, sig []byte, prefix bool, domain string, fields
 		}
 	}
 	if id != "" {
-		return &UnknownKeyError{ID: id}
+		return s.unknown(id)
 	}
 	return ErrInvalid
+}
+
+// unknown is the error for a signature of the key tagged t, which s lacks.
+func (s Signer) unknown(t string) error {
+	e := &UnknownKeyError{ID: t}
+	if i := strings.LastIndexByte(t, '_'); CheckTag(t) == nil {
+		e.ID, e.Fingerprint = t[:i], t[i+1:]
+	}
+	for _, k := range s.keys {
+		if k.ID == e.ID {
+			e.Other = fingerprint(k.Secret)
+		}
+	}
+	return e
 }
 
 func macOf(secret []byte, domain string, fields ...string) []byte {
