@@ -164,8 +164,26 @@ func (l *lockedBuffer) String() string {
 // cli runs the perseus binary against p and returns stdout, stderr and the exit code.
 func cli(t *testing.T, p *serverProc, args ...string) (string, string, int) {
 	t.Helper()
+	return cliWith(t, p, "", nil, args...)
+}
+
+// cliIn is cli in the directory dir.
+func cliIn(t *testing.T, p *serverProc, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	return cliWith(t, p, dir, nil, args...)
+}
+
+// cliWith runs the perseus binary in dir (the test's own when empty)
+// against p, with stdin as its standard input when not nil (a pipe, not a
+// file), and returns stdout, stderr and the exit code.
+func cliWith(t *testing.T, p *serverProc, dir string, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+p.URL, "LETTRIA_API_KEY="+p.Key)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -15,24 +15,6 @@ import (
 	"github.com/perseus-go/perseus"
 )
 
-// cliIn runs the perseus binary in dir against p and returns stdout, stderr and the exit code.
-func cliIn(t *testing.T, p *serverProc, dir string, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+p.URL, "LETTRIA_API_KEY="+p.Key)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
-}
-
 // TestListAndDownloadThroughCLI drives perseus file ls and perseus file
 // download against perseus serve on its embedded default.
 func TestListAndDownloadThroughCLI(t *testing.T) {

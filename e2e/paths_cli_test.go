@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,26 +16,6 @@ import (
 
 	"github.com/perseus-go/perseus"
 )
-
-// cliWith runs the perseus binary in dir against p with stdin, and returns
-// stdout, stderr and the exit code.
-func cliWith(t *testing.T, p *serverProc, dir string, stdin []byte, args ...string) (string, string, int) {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+p.URL, "LETTRIA_API_KEY="+p.Key)
-	cmd.Stdin = bytes.NewReader(stdin) // not a file: the binary reads a pipe
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
-}
 
 // jsonFiles parses one File per line.
 func jsonFiles(t *testing.T, out string) []perseus.File {

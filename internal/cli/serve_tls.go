@@ -64,9 +64,9 @@ func (r *certReloader) attrs() []any {
 	return attrs
 }
 
-// ignoreSIGHUP logs each SIGHUP, which would otherwise stop the process,
-// as having nothing to reload, until the returned stop is called.
-func ignoreSIGHUP(logger *slog.Logger) (stop func()) {
+// onSIGHUP calls fn on every SIGHUP, which would otherwise stop the
+// process, until the returned stop is called.
+func onSIGHUP(fn func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -76,7 +76,7 @@ func ignoreSIGHUP(logger *slog.Logger) (stop func()) {
 			case <-done:
 				return
 			case <-hup:
-				logger.Info("SIGHUP: nothing to reload (no --tls-cert)")
+				fn()
 			}
 		}
 	}()
@@ -86,29 +86,19 @@ func ignoreSIGHUP(logger *slog.Logger) (stop func()) {
 	}
 }
 
-// reloadOnSIGHUP reads the pair again on every SIGHUP, logging the outcome,
-// until the returned stop is called.
+// ignoreSIGHUP logs each SIGHUP as having nothing to reload.
+func ignoreSIGHUP(logger *slog.Logger) (stop func()) {
+	return onSIGHUP(func() { logger.Info("SIGHUP: nothing to reload (no --tls-cert)") })
+}
+
+// reloadOnSIGHUP reads the pair again on every SIGHUP, logging the outcome.
 func (r *certReloader) reloadOnSIGHUP(logger *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-			}
-			if err := r.reload(); err != nil {
-				logger.Error("TLS certificate not reloaded: keeping the current one",
-					"tls_cert", r.certFile, "tls_key", r.keyFile, "err", backend.OneLine(err))
-				continue
-			}
-			logger.Info("TLS certificate reloaded", r.attrs()...)
+	return onSIGHUP(func() {
+		if err := r.reload(); err != nil {
+			logger.Error("TLS certificate not reloaded: keeping the current one",
+				"tls_cert", r.certFile, "tls_key", r.keyFile, "err", backend.OneLine(err))
+			return
 		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
-	}
+		logger.Info("TLS certificate reloaded", r.attrs()...)
+	})
 }

@@ -144,9 +144,6 @@ type Limits struct {
 	ChainedParts bool
 	// StreamMaxSize is the largest file Stream takes.
 	StreamMaxSize int64
-	// Direct says whether clients send bytes straight to the blob store
-	// (DirectURL); otherwise they come through the HTTP layer.
-	Direct bool
 	// QuotaFiles and QuotaBytes are what each tenant may keep; 0: no bound.
 	QuotaFiles, QuotaBytes int64
 }
@@ -156,7 +153,7 @@ func (c *Core) Limits() Limits {
 	return Limits{
 		MaxFileSize: c.cfg.MaxFileSize, MinPartSize: c.cfg.MinPartSize, MaxPartSize: c.cfg.MaxPartSize,
 		MaxParts: c.cfg.MaxParts, ChainedParts: c.parts.chained(), StreamMaxSize: c.streamMax(),
-		Direct: c.presign != nil, QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes,
+		QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes,
 	}
 }
 
