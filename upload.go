@@ -34,6 +34,7 @@ type uploadConfig struct {
 	concurrency int      // files UploadFiles sends at once
 	batch       *batch   // UploadFiles' totals, if this upload is one of them
 	stream      bool     // send new large files before hashing them (WithStream)
+	hashFirst   bool     // hash the whole file before sending a byte (WithHashFirst)
 	size        int64    // what UploadReader will read, or -1: unknown (WithSize)
 	names       []string // UploadFiles: the name of each path (WithNames)
 }
@@ -84,6 +85,11 @@ func WithParallelParts(n int) UploadOption {
 // parts), and an upload run again after the process died sends the whole
 // file again, where parts send only what is missing.
 func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream = on } }
+
+// WithHashFirst(true) hashes a file whole before anything is sent, so that
+// content the server holds sends no byte at all, at the cost of reading
+// the file twice one after the other.
+func WithHashFirst(on bool) UploadOption { return func(c *uploadConfig) { c.hashFirst = on } }
 
 // WithConcurrency sets how many files UploadFiles hashes and sends at once
 // (default 4). Each may send several parts at once (WithParallelParts).
