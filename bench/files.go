@@ -9,10 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,130 +48,48 @@ func settle() {
 	time.Sleep(time.Second)
 }
 
-// durableCopy copies src into a new file in dir the way the local blob store
-// writes: through a user-space buffer (as bytes arriving from a socket must
-// be), fsync, rename, fsync the directory. It returns how long that took.
-func durableCopy(src, dir string) (time.Duration, error) {
-	start := time.Now()
-	in, err := os.Open(src)
+// checkUploaded checks that s holds an uploaded file of each hash.
+func checkUploaded(ctx context.Context, s *server, hashes ...string) error {
+	c, err := client(s.URL, 1)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer in.Close()
-	out, err := os.CreateTemp(dir, "baseline-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(out.Name())
-	// The wrappers hide ReadFrom/WriteTo, so the kernel's copy_file_range
-	// cannot short-cut the copy.
-	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 1<<20)); err != nil {
-		out.Close()
-		return 0, err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return 0, err
-	}
-	if err := out.Close(); err != nil {
-		return 0, err
-	}
-	dst := filepath.Join(dir, "baseline-copy")
-	if err := os.Rename(out.Name(), dst); err != nil {
-		return 0, err
-	}
-	defer os.Remove(dst)
-	d, err := os.Open(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
-}
-
-// sha256sumTime runs sha256sum on path and returns how long it took.
-func sha256sumTime(ctx context.Context, path string) (time.Duration, string, error) {
-	start := time.Now()
-	out, err := exec.CommandContext(ctx, "sha256sum", path).Output()
-	if err != nil {
-		return 0, "", fmt.Errorf("sha256sum: %w", err)
-	}
-	return time.Since(start), strings.Fields(string(out))[0], nil
-}
-
-// goHashTime hashes path as the SDK does and returns how long it took.
-func goHashTime(path string) (time.Duration, string, error) {
-	start := time.Now()
-	h, _, err := perseus.HashFile(path)
-	return time.Since(start), h, err
-}
-
-// counter is an http.RoundTripper that counts the request body bytes it
-// sends: each request's Content-Length, which the transport sends exactly
-// or fails. It does not wrap the body, so that a file body still goes by
-// sendfile(2) as it does without the counter (every request of the SDK
-// has a Content-Length; one without would count as 0 and is counted
-// apart, in unsized), unless read is set: then it also counts the bytes
-// the transport reads from each body but JSON (in read), at least those
-// it sent, and a request body the transport never sends (answered before
-// Expect: 100-continue let it go) counts 0.
-type counter struct {
-	rt       http.RoundTripper
-	body     atomic.Int64 // request body bytes, every request
-	putBody  atomic.Int64 // request body bytes of PUTs (content)
-	requests atomic.Int64
-	unsized  atomic.Int64 // requests with a body of unknown length
-	reading  atomic.Bool  // count what the transport reads from bodies
-	read     atomic.Int64 // body bytes the transport read, while reading
-}
-
-func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.requests.Add(1)
-	if r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength < 0 {
-			c.unsized.Add(1)
-		} else {
-			c.body.Add(r.ContentLength)
-			if r.Method == http.MethodPut {
-				c.putBody.Add(r.ContentLength)
+	for len(hashes) > 0 {
+		batch := hashes[:min(100, len(hashes))]
+		hashes = hashes[len(batch):]
+		files, err := c.File.FindFiles(ctx, perseus.FindQuery{SourceHashes: batch})
+		if err != nil {
+			return err
+		}
+		uploaded := map[string]bool{}
+		for _, f := range files {
+			uploaded[f.SourceHash] = uploaded[f.SourceHash] || f.Status == perseus.StatusUploaded
+		}
+		for _, h := range batch {
+			if !uploaded[h] {
+				return fmt.Errorf("the server has no uploaded file of hash %s", h)
 			}
 		}
-		if c.reading.Load() && r.Header.Get("Content-Type") != "application/json" {
-			r = r.Clone(r.Context())
-			r.Body = &countingBody{ReadCloser: r.Body, n: &c.read}
-		}
 	}
-	return c.rt.RoundTrip(r)
-}
-
-// countingBody counts what is read from a request body.
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
+	return nil
 }
 
 // client returns an SDK client for url whose transport keeps conns idle
-// connections and counts what it sends.
-func client(url string, conns int) (*perseus.Client, *counter, error) {
+// connections.
+func client(url string, conns int) (*perseus.Client, error) {
 	return clientWithKey(url, apiKey, conns)
 }
 
 // clientWithKey is client with another API key.
-func clientWithKey(url, key string, conns int) (*perseus.Client, *counter, error) {
+func clientWithKey(url, key string, conns int) (*perseus.Client, error) {
+	return perseus.NewClient(perseus.WithHost(url), perseus.WithAPIKey(key), perseus.WithHTTPClient(httpClient(conns)))
+}
+
+// httpClient keeps conns idle connections to a host.
+func httpClient(conns int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns*2, conns*2
-	c := &counter{rt: t}
-	cl, err := perseus.NewClient(perseus.WithHost(url), perseus.WithAPIKey(key), perseus.WithHTTPClient(&http.Client{Transport: c}))
-	return cl, c, err
+	return &http.Client{Transport: t}
 }
 
 func randomHex(n int) string {

@@ -33,7 +33,7 @@ func build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// server is one running `perseus serve`.
+// server is one running `perseus serve`, or tusd.
 type server struct {
 	URL   string
 	Data  string
@@ -61,39 +61,49 @@ func (e *env) startServer(ctx context.Context, data string, extra ...string) (*s
 		return nil, err
 	}
 	args := []string{"serve", "--addr", addr, "--data", data, "--api-key", apiKey}
-	s := &server{URL: "http://" + addr, Data: data, log: &lockedBuffer{}, done: make(chan struct{})}
+	s := &server{URL: "http://" + addr, Data: data}
 	if e.profile != "" {
 		if s.pprof, err = freeAddr(); err != nil {
 			return nil, err
 		}
 		args = append(args, "--pprof", s.pprof)
 	}
-	s.cmd = exec.Command(e.bin, append(args, extra...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
+	if err := s.start(ctx, e.bin, append(args, extra...), s.URL+"/healthz"); err != nil {
 		return nil, err
 	}
+	return s, nil
+}
+
+// start runs bin with args and waits until GET health answers 200.
+func (s *server) start(ctx context.Context, bin string, args []string, health string) error {
+	s.log, s.done = &lockedBuffer{}, make(chan struct{})
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	name := filepath.Base(bin)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/healthz")
+		resp, err := http.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("perseus serve exited (%v):\n%s", s.err, s.log.String())
+			return fmt.Errorf("%s exited (%v):\n%s", name, s.err, s.log.String())
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("perseus serve did not become healthy:\n%s", s.log.String())
+			return fmt.Errorf("%s did not become healthy:\n%s", name, s.log.String())
 		}
 	}
 }

@@ -9,157 +9,179 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/perseus-go/perseus"
 	"github.com/perseus-go/perseus/store/blob"
 	s3blob "github.com/perseus-go/perseus/store/blob/s3"
 )
 
-// rowS3 measures row 2: a new file through `perseus serve --blobs s3://…`
-// until WaitForFileUpload says uploaded, against a plain PUT of the file to
-// the same S3 server. It also times, alone, reading the object back to hash
-// it (what the server adds after the parts of an SDK upload reach S3) and
-// copying it (what it adds after a plain PUT to a staging key), to say
-// where the difference goes.
+// rowS3 measures row 2: a new file through the CLI into a fresh `perseus
+// serve --blobs s3://…` (on PostgreSQL metadata when there is one), three
+// ways, until --wait sees it uploaded, against a plain PUT of the file to a
+// presigned URL of the same S3 server. It also times, once and alone,
+// reading an object back to hash it and a server-side copy, the steps the
+// server and versitygw add to a multipart upload, to say where time goes.
 func rowS3(ctx context.Context, e *env, t *table) error {
 	if e.s3 == "" {
 		t.add(row{n: 2, what: "new file, S3 backend", perseus: "skipped: PERSEUS_TEST_S3_URL is not set (scripts/bench starts versitygw)", target: "≤ 1.3×", met: "-"})
 		return nil
 	}
-	prefix := "bench-" + time.Now().UTC().Format("20060102-150405") + "-" + randomHex(3)
-	s3url := e.s3 + "&prefix=" + prefix
-	store, err := s3blob.Open(ctx, s3url)
-	if err != nil {
-		return err
-	}
-	defer func() { // leave nothing behind in the bucket
-		store.List(context.WithoutCancel(ctx), "", func(i blob.Info) error {
-			return store.Delete(context.WithoutCancel(ctx), i.Key)
-		})
-	}()
 	path := filepath.Join(e.work, "s3.bin")
 	if err := writeFile(path, e.big, 2); err != nil {
 		return err
 	}
-	settle()
 	defer os.Remove(path)
-
-	// Baseline: one plain PUT to a presigned URL, as a client would send it.
-	u, err := store.PresignPut(ctx, "baseline/object", time.Hour)
+	want, err := goSHA256(path)
 	if err != nil {
 		return err
 	}
-	putT, err := plainPut(ctx, u, path, e.big)
+	base, err := openS3(ctx, e.s3, "bench-baseline-"+randomHex(4))
 	if err != nil {
 		return err
 	}
-	// The server's extra steps, each alone.
-	start := time.Now()
-	sum, err := hashObject(ctx, store, "baseline/object")
-	if err != nil {
-		return err
-	}
-	readT := time.Since(start)
-	start = time.Now()
-	if err := store.Copy(ctx, "baseline/object", "baseline/copy"); err != nil {
-		return err
-	}
-	copyT := time.Since(start)
-	store.Delete(ctx, "baseline/object")
-	store.Delete(ctx, "baseline/copy")
-
-	db := "sqlite"
-	flags := []string{"--blobs", s3url}
-	if e.postgres != "" {
-		pg, drop, err := pgSchema(ctx, e.postgres)
+	defer base.clear()
+	put := &variant{name: "plain PUT to S3", run: func(ctx context.Context, _ bool) (time.Duration, error) {
+		u, err := base.PresignPut(ctx, "object", time.Hour)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		defer drop()
-		flags = append(flags, "--db", pg)
+		defer base.clear()
+		return timed([]string{path}, func() error { return plainPut(ctx, u, path, e.big) })
+	}}
+	db := "SQLite"
+	if e.postgres != "" {
 		db = "PostgreSQL"
 	}
-	s, err := e.startServer(ctx, filepath.Join(e.work, "s3-data"), flags...)
+	upload := func(flags ...string) *variant {
+		v := &variant{name: strings.Join(append([]string{"perseus file upload"}, flags...), " ") + " (S3)"}
+		v.run = func(ctx context.Context, _ bool) (time.Duration, error) {
+			store, err := openS3(ctx, e.s3, "bench-"+randomHex(6))
+			if err != nil {
+				return 0, err
+			}
+			defer store.clear()
+			serve := []string{"--blobs", store.url}
+			if e.postgres != "" {
+				pg, drop, err := pgSchema(ctx, e.postgres)
+				if err != nil {
+					return 0, err
+				}
+				defer drop()
+				serve = append(serve, "--db", pg)
+			}
+			return e.timeCLI(ctx, cliRun{serve: serve, inputs: []string{path},
+				args:  append([]string{"file", "upload", path, "--wait"}, flags...),
+				after: func(s *server) error { return checkUploaded(ctx, s, want) },
+			})
+		}
+		return v
+	}
+	def, stream, hashFirst := upload(), upload("--stream"), upload("--hash-first")
+	if err := e.runRounds(ctx, 2, put, def, stream, hashFirst); err != nil {
+		return err
+	}
+	readT, copyT, err := serverSteps(ctx, base, path, e.big)
 	if err != nil {
 		return err
 	}
-	defer s.stop()
-	c, _, err := client(s.URL, 4)
-	if err != nil {
-		return err
+
+	for _, u := range []struct {
+		v            *variant
+		what, target string
+		note         string
+	}{
+		{def, "CLI default", "≤ 1.3×", "the default: in one pass, an open upload whose parts of 16 MiB go straight to an S3 multipart upload (presigned part URLs, each held by S3 to its own SHA-256) as the CLI hashes them; completing it, versitygw copies the parts into one object and the server reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): read once and hashed twice by the client (whole and per part), hashed once more by the server"},
+		{stream, "CLI --stream", "≤ 1.3×", "--stream: the CLI sends the file to POST /api/v0/file/stream before hashing it; the server hashes it on its way " +
+			"to one PutObject, then checks the object's CRC64NVME (HeadObject) against what it sent: the file read once, hashed once"},
+		{hashFirst, "CLI --hash-first", "report", "--hash-first: the CLI hashes the whole file, then sends it in parts of 16 MiB straight to an " +
+			"S3 multipart upload (presigned part URLs); completing it, versitygw copies the parts into one object and the server " +
+			"reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): hashed twice, read twice"},
+	} {
+		r, rs := u.v.times.over(put.times)
+		met := "-"
+		if u.target != "report" {
+			met = e.verdict(r <= 1.3)
+		}
+		t.add(row{n: 2, what: "new " + mib(e.big) + " file, S3 backend (versitygw), " + u.what + ", until --wait says uploaded",
+			perseus: u.v.times.String(), baseline: put.times.String(), ratio: rs, target: u.target, met: met,
+			notes: []string{u.note}})
 	}
-	start = time.Now()
-	f, err := c.File.UploadFile(ctx, path, perseus.WithStream(true))
-	if err != nil {
-		return err
-	}
-	putDone := time.Since(start)
-	f, err = c.File.WaitForFileUpload(ctx, f.ID)
-	total := time.Since(start)
-	if err != nil {
-		return err
-	}
-	if f.Status != perseus.StatusUploaded || f.SourceHash != sum {
-		return fmt.Errorf("S3 upload ended %s with hash %s, want uploaded %s", f.Status, f.SourceHash, sum)
-	}
-	// The same the SDK's default way: hashed first, then parts straight to
-	// an S3 multipart upload (resumable).
-	if err := c.File.DeleteFile(ctx, f.ID); err != nil {
-		return err
-	}
-	start = time.Now()
-	g, err := c.File.UploadFile(ctx, path)
-	if err == nil {
-		g, err = c.File.WaitForFileUpload(ctx, g.ID)
-	}
-	partsT := time.Since(start)
-	if err != nil {
-		return err
-	}
-	if g.Status != perseus.StatusUploaded || g.SourceHash != sum {
-		return fmt.Errorf("S3 upload in parts ended %s with hash %s, want uploaded %s", g.Status, g.SourceHash, sum)
-	}
-	r, rs := ratio(total, putT)
-	_, partsRatio := ratio(partsT, putT)
-	t.add(row{n: 2, what: "new " + mib(e.big) + " file, S3 backend (versitygw), streamed (WithStream(true)), until WaitForFileUpload says uploaded",
-		perseus: ms(total), baseline: ms(putT), ratio: rs, target: "≤ 1.3×", met: e.verdict(r <= 1.3),
-		notes: []string{
-			fmt.Sprintf("baseline = one plain PUT of the file to a presigned URL of the same S3 server (%s); server on %s metadata", rate(e.big, putT), db),
-			fmt.Sprintf("perseus: UploadFile with WithStream(true) (opt-in, not resumable) returned after %s, WaitForFileUpload %s later; the SDK sends the file to "+
-				"POST /api/v0/file/stream before hashing it, and the server hashes it on its way to one PutObject at the "+
-				"record's key, then checks the object's CRC64NVME (HeadObject) against the bytes it sent",
-				ms(putDone), ms(total-putDone)),
-			fmt.Sprintf("the same file the SDK's default way, hashed first, then in parts straight to an S3 multipart upload (resumable): %s, %s the "+
-				"baseline; completing it has the server read the object back to hash it (a read alone: %s) and versitygw copy "+
-				"the parts into one file (a server-side copy alone: %s)", ms(partsT), partsRatio, ms(readT), ms(copyT)),
-		},
-	})
+	t.note(2,
+		fmt.Sprintf("baseline = one plain PUT of the file (sendfile) to a presigned URL of the same S3 server, %s; no hashing by "+
+			"the client; versitygw's own work (its writes, its checksums) is the same on both sides", rate(e.big, put.times.median())),
+		fmt.Sprintf("perseus = `perseus file upload F --wait` as its own process, against a `perseus serve --blobs s3://…` "+
+			"(%s metadata, a fresh prefix and schema) started for that timing and stopped after it; its start is not timed", db),
+		fmt.Sprintf("alone, once: reading a %s object back to hash it %s; a server-side copy of it %s", mib(e.big), ms(readT), ms(copyT)),
+		e.roundsNote())
 	return nil
 }
 
-func plainPut(ctx context.Context, url, path string, size int64) (time.Duration, error) {
+// s3Prefix is a blob store at one prefix of the S3 server.
+type s3Prefix struct {
+	*s3blob.Store
+	url string
+}
+
+func openS3(ctx context.Context, s3url, prefix string) (*s3Prefix, error) {
+	u := s3url + "&prefix=" + prefix
+	st, err := s3blob.Open(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return &s3Prefix{Store: st, url: u}, nil
+}
+
+// clear deletes every object under the prefix.
+func (p *s3Prefix) clear() {
+	ctx := context.Background()
+	p.List(ctx, "", func(i blob.Info) error { return p.Delete(ctx, i.Key) })
+}
+
+// serverSteps times, once each, reading an object of the file back to
+// hash it and copying it within S3.
+func serverSteps(ctx context.Context, store *s3Prefix, path string, size int64) (read, cp time.Duration, err error) {
+	defer store.clear()
+	u, err := store.PresignPut(ctx, "object", time.Hour)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := plainPut(ctx, u, path, size); err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if _, err := hashObject(ctx, store, "object"); err != nil {
+		return 0, 0, err
+	}
+	read = time.Since(start)
+	start = time.Now()
+	err = store.Copy(ctx, "object", "copy")
+	return read, time.Since(start), err
+}
+
+// plainPut sends the file in one PUT to url, the file itself as the body
+// so that the kernel can sendfile it.
+func plainPut(ctx context.Context, url, path string, size int64) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
-	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, struct{ io.Reader }{f})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, f)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	req.ContentLength = size
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("plain PUT to S3: %s", resp.Status)
+		return fmt.Errorf("plain PUT to S3: %s", resp.Status)
 	}
-	return time.Since(start), nil
+	return nil
 }
 
 func hashObject(ctx context.Context, store blob.Store, key string) (string, error) {

@@ -23,19 +23,18 @@ type row struct {
 }
 
 // table collects rows and notes in the order they were measured.
-type table struct {
-	rows []row
-	want map[int]bool
-}
+type table struct{ rows []row }
 
-// only returns t set to keep rows whose number is in want.
-func (t *table) only(want map[int]bool) *table { t.want = want; return t }
+func (t *table) add(r row) { t.rows = append(t.rows, r) }
 
-func (t *table) add(r row) {
-	if t.want != nil && !t.want[r.n] {
-		return
+// note adds notes to the last row numbered n.
+func (t *table) note(n int, notes ...string) {
+	for i := len(t.rows) - 1; i >= 0; i-- {
+		if t.rows[i].n == n {
+			t.rows[i].notes = append(t.rows[i].notes, notes...)
+			return
+		}
 	}
-	t.rows = append(t.rows, r)
 }
 
 func (t *table) print(w io.Writer, machine string, took time.Duration, cmd string) {

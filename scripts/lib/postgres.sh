@@ -89,9 +89,15 @@ start_postgres() {
 			return 1
 		fi
 	done
-	# fsync off: the data is thrown away anyway, and tests run faster.
+	# fsync off: the data is thrown away anyway, and tests run faster. It goes
+	# in postgresql.auto.conf, not on the command line, so that ALTER SYSTEM
+	# can turn it on (the benchmark's durable rows do, and restore it).
+	if ! _perseus_pg_as_postgres sh -c 'echo "fsync = off" >> "$0"' "$_PERSEUS_PG_DIR/data/postgresql.auto.conf"; then
+		_perseus_pg_fail "could not write postgresql.auto.conf"
+		return 1
+	fi
 	if ! _perseus_pg_as_postgres "$bin/pg_ctl" -D "$_PERSEUS_PG_DIR/data" -l "$_PERSEUS_PG_DIR/server.log" \
-		-w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $_PERSEUS_PG_DIR -c fsync=off -c max_connections=200" \
+		-w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $_PERSEUS_PG_DIR -c max_connections=200" \
 		start >/dev/null 2>&1; then
 		_perseus_pg_fail "the server did not start on 127.0.0.1:$port" "$_PERSEUS_PG_DIR/server.log"
 		return 1

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// goSHA256 hashes the file at path with Go's crypto/sha256, reading the
+// next MiB on a second goroutine while one is hashed, so that the baseline
+// is the hash the machine can do rather than read-then-hash in turn.
+func goSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	full, free := make(chan chunk, 2), make(chan []byte, 2)
+	free <- make([]byte, 1<<20)
+	free <- make([]byte, 1<<20)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			n, err := io.ReadFull(f, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			full <- chunk{b[:n], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	h := sha256.New()
+	for c := range full {
+		h.Write(c.b)
+		if c.err == io.EOF {
+			break
+		}
+		if c.err != nil {
+			return "", c.err
+		}
+		free <- c.b[:cap(c.b)]
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// durableCopy copies src into a new file in dir the way a careful store
+// writes: through a 1 MiB user-space buffer (as bytes arriving from a
+// socket must be), fsync, rename, fsync the directory.
+func durableCopy(src, dir string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, "copy-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(out.Name())
+	// The wrappers hide ReadFrom/WriteTo, so that the kernel's
+	// copy_file_range cannot short-cut the copy.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 1<<20)); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(out.Name(), filepath.Join(dir, filepath.Base(src))); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// hashBesideCopy times Go's SHA-256 of path on one goroutine beside a
+// durable copy of it into a fresh directory under work on another: the
+// wall time of the pair, as an upload that overlaps them could take.
+func hashBesideCopy(path, work string) (time.Duration, error) {
+	return inScratch(work, func(dir string) (time.Duration, error) {
+		return timed([]string{path}, func() error {
+			var hashErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { _, hashErr = goSHA256(path) })
+			err := durableCopy(path, dir)
+			wg.Wait()
+			return firstErr(err, hashErr)
+		})
+	})
+}
+
+// hashThenCopy times the same two steps one after the other; it returns
+// the whole and the hash's share.
+func hashThenCopy(path, work string) (total, hash time.Duration, err error) {
+	total, err = inScratch(work, func(dir string) (time.Duration, error) {
+		return timed([]string{path}, func() error {
+			start := time.Now()
+			if _, err := goSHA256(path); err != nil {
+				return err
+			}
+			hash = time.Since(start)
+			return durableCopy(path, dir)
+		})
+	})
+	return total, hash, err
+}
+
+// hashAll hashes every file with Go's SHA-256 on one goroutine per CPU.
+func hashAll(paths []string) error {
+	next := make(chan string)
+	errs := make(chan error, len(paths))
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for p := range next {
+				if _, err := goSHA256(p); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for _, p := range paths {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// inScratch runs fn with a new directory under work, removed afterwards.
+func inScratch(work string, fn func(dir string) (time.Duration, error)) (time.Duration, error) {
+	dir, err := os.MkdirTemp(work, "baseline-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return fn(dir)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
