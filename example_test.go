@@ -87,7 +87,14 @@ func perseusBinary() string {
 }
 
 func TestMain(m *testing.M) {
+	// What uploads in one pass remember goes to a cache of the tests' own.
+	cache, err := os.MkdirTemp("", "perseus-example-cache-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
 	code := m.Run()
+	os.RemoveAll(cache)
 	if binaryPath != "" {
 		os.RemoveAll(filepath.Dir(binaryPath))
 	}

@@ -18,6 +18,7 @@ type Limits struct {
 	Multipart           bool   `json:"multipart"`           // whether files may be sent in parts
 	PartChecksum        string `json:"partChecksum"`        // the checksum parts are held to: "sha256"
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256
+	OpenMultipart       bool   `json:"openMultipart"`       // whether parts of a new file may be sent before its hash is known (open uploads)
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file that may be sent before it is hashed; 0: none
 }
 

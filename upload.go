@@ -35,13 +35,14 @@ type uploadConfig struct {
 	batch       *batch   // UploadFiles' totals, if this upload is one of them
 	stream      bool     // send new large files before hashing them (WithStream)
 	hashFirst   bool     // hash the whole file before sending a byte (WithHashFirst)
+	resumeDir   string   // where open uploads are remembered; "-": the default, "": nowhere (WithResumeDir)
 	size        int64    // what UploadReader will read, or -1: unknown (WithSize)
 	names       []string // UploadFiles: the name of each path (WithNames)
 }
 
 // newUploadConfig returns the defaults changed by opts.
 func newUploadConfig(opts []UploadOption) uploadConfig {
-	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4, size: -1}
+	cfg := uploadConfig{partSize: DefaultPartSize, parallel: DefaultParallelParts, concurrency: 4, size: -1, resumeDir: "-"}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -86,10 +87,22 @@ func WithParallelParts(n int) UploadOption {
 // file again, where parts send only what is missing.
 func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream = on } }
 
-// WithHashFirst(true) hashes a file whole before anything is sent, so that
-// content the server holds sends no byte at all, at the cost of reading
-// the file twice one after the other.
+// WithHashFirst(true) hashes a file whole before anything of it is sent,
+// and creates its record then, as the v0 contract does. By default a new
+// file larger than a part goes in one pass instead, where the server
+// offers it: its parts leave as they are hashed, and the record is made
+// when they are all there. One pass takes about as long as the slower of
+// hashing and sending; hashing first takes the two one after the other,
+// but sends nothing of content the server has, where one pass may send
+// some of it before the hash shows that it is there (a server where the
+// caller has an uploaded file of the same size has the client hash first).
 func WithHashFirst(on bool) UploadOption { return func(c *uploadConfig) { c.hashFirst = on } }
+
+// WithResumeDir sets the directory in which uploads in one pass are
+// remembered until they complete, so that uploading the file again after
+// an interruption resumes where the server's parts end; "" remembers
+// nothing. By default it is perseus/uploads in os.UserCacheDir.
+func WithResumeDir(dir string) UploadOption { return func(c *uploadConfig) { c.resumeDir = dir } }
 
 // WithConcurrency sets how many files UploadFiles hashes and sends at once
 // (default 4). Each may send several parts at once (WithParallelParts).
@@ -125,9 +138,17 @@ func (s *FileService) UploadFile(ctx context.Context, path string, opts ...Uploa
 
 // uploadPath is UploadFile with its options read.
 func (s *FileService) uploadPath(ctx context.Context, path string, cfg uploadConfig) (*File, error) {
-	if fi, err := os.Stat(path); err == nil && s.streamable(ctx, fi, cfg) {
+	fi, err := os.Stat(path)
+	if err == nil && s.streamable(ctx, fi, cfg) {
 		if f, ok, err := s.stream(ctx, path, cfg, newTracker(path, fi.Size(), cfg)); ok {
 			return f, err
+		}
+	}
+	if err == nil && fi.Mode().IsRegular() {
+		if ps, l := s.openPlan(ctx, fi.Size(), cfg); ps > 0 {
+			if f, ok, err := s.uploadOpen(ctx, path, fi, ps, l, cfg, newTracker(path, fi.Size(), cfg)); ok {
+				return f, err
+			}
 		}
 	}
 	d, err := s.digest(ctx, path, cfg)

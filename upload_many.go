@@ -33,10 +33,10 @@ type UploadResult struct {
 // does, a few at once (WithConcurrency), each content once even if several
 // paths hold it. Each file is named by its base name, or by its entry in
 // WithNames; WithName is ignored.
-// With WithStream(true), a file that UploadFile would stream and whose size
-// no other path has is not hashed first but streamed, which sends nothing
-// when the caller has a file of its size (it is then hashed and goes as
-// above).
+// A file that UploadFile would send in one pass (or, with
+// WithStream(true), stream) and whose size no other path has is not hashed
+// first but sent so, which sends nothing when the caller has a file of its
+// size (it is then hashed and goes as above).
 // WithProgress reports each file's bytes and, in BatchSent and BatchTotal,
 // the bytes of every file to send, with one last report per file (Done).
 func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...UploadOption) []UploadResult {
@@ -112,17 +112,19 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	return results
 }
 
-// streams returns, for each path, its size if UploadFiles streams it, or
-// 0: it streams what UploadFile would, but only a file whose size no other
-// of them has, lest copies of one new file all go at once.
+// streams returns, for each path, its size if UploadFiles sends it before
+// hashing it, or 0: it streams what UploadFile would, or sends in one pass
+// (upload_open.go) what UploadFile would, but only a file whose size no
+// other of them has, lest copies of one new file all go at once.
 func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadConfig) []int64 {
 	out := make([]int64, len(paths))
-	if !cfg.stream {
-		return out
-	}
 	count := map[int64]int{}
 	for i, p := range paths {
-		if fi, err := os.Stat(p); err == nil && s.streamable(ctx, fi, cfg) {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if ps, _ := s.openPlan(ctx, fi.Size(), cfg); ps > 0 || s.streamable(ctx, fi, cfg) {
 			out[i] = fi.Size()
 			count[out[i]]++
 		}
@@ -135,17 +137,26 @@ func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadCon
 	return out
 }
 
-// uploadOne sends one file of UploadFiles: by stream first if streamed,
-// else (or if the stream says so) hashed first.
+// uploadOne sends one file of UploadFiles: if streamed, before hashing it
+// (a stream, or in one pass), else (or if the server says so) hashed first.
 func (s *FileService) uploadOne(ctx context.Context, path string, d digest, streamed bool, cfg uploadConfig, tr *tracker) (*File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if streamed {
-		if f, ok, err := s.stream(ctx, path, cfg, tr); ok {
-			return f, err
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
 		}
-		var err error
+		if s.streamable(ctx, fi, cfg) {
+			if f, ok, err := s.stream(ctx, path, cfg, tr); ok {
+				return f, err
+			}
+		} else if ps, l := s.openPlan(ctx, fi.Size(), cfg); ps > 0 {
+			if f, ok, err := s.uploadOpen(ctx, path, fi, ps, l, cfg, tr); ok {
+				return f, err
+			}
+		}
 		if d, err = s.digest(ctx, path, cfg); err != nil {
 			return nil, err
 		}

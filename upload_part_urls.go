@@ -24,6 +24,9 @@ type partURLs struct {
 	path string
 	d    digest
 	todo []int // the parts to send, in order
+	// known reports whether part n's reference is known yet; nil: every
+	// part's is (a file hashed before its parts go; see upload_open.go).
+	known func(n int) bool
 
 	mu   sync.Mutex
 	urls map[int]partURL
@@ -56,6 +59,9 @@ func (p *partURLs) get(ctx context.Context, n int) (partURL, error) {
 		}
 		for _, next := range p.todo[i+1:] {
 			if len(nums) == partURLBatch {
+				break
+			}
+			if p.known != nil && !p.known(next) {
 				break
 			}
 			if !p.fresh(next) {

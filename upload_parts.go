@@ -107,7 +107,7 @@ func (s *FileService) uploadParts(ctx context.Context, path string, rec *File, d
 // fails stops the others (their requests are cancelled and no more start)
 // and is the error returned.
 func (s *FileService) sendParts(ctx context.Context, f *os.File, upload string, d digest, todo []int, parallel int, tr *tracker) error {
-	urls := &partURLs{s: s, path: upload + "/parts", d: d, todo: todo, urls: map[int]partURL{}, got: map[int]time.Time{}}
+	urls := newPartURLs(s, upload, d, todo, nil)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for _, n := range todo {
@@ -120,6 +120,12 @@ func (s *FileService) sendParts(ctx context.Context, f *os.File, upload string, 
 		return err
 	}
 	return ctx.Err()
+}
+
+// newPartURLs returns the URL source of upload's parts todo; known is nil
+// or reports which parts' references are known yet.
+func newPartURLs(s *FileService, upload string, d digest, todo []int, known func(int) bool) *partURLs {
+	return &partURLs{s: s, path: upload + "/parts", d: d, todo: todo, known: known, urls: map[int]partURL{}, got: map[int]time.Time{}}
 }
 
 // sendPart sends part n, asking for a fresh URL when the store says its URL
@@ -194,6 +200,7 @@ func confirmChecksum(resp *http.Response, want string) error {
 // multipartUpload is the server's answer on a multipart upload.
 type multipartUpload struct {
 	UploadID  string       `json:"uploadId"`
+	FileID    string       `json:"fileId"`
 	Size      int64        `json:"size"`
 	PartSize  int64        `json:"partSize"`
 	PartCount int          `json:"partCount"`

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 	// Every server the tests start off the embedded default shares one
 	// signing key, as a fleet does (a test that wants another sets its own).
 	os.Setenv("PERSEUS_SIGNING_KEY", fleetSigningKey)
+	// What uploads in one pass remember goes to the tests' own cache.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -26,6 +26,8 @@ var answers = []struct {
 	{ingest.ErrIncomplete, ErrIncomplete},
 	{ingest.ErrLengthRequired, ErrLengthRequired},
 	{ingest.ErrHashFirst, ErrHashFirst},
+	{ingest.ErrContentPending, ErrContentPending},
+	{ingest.ErrInvalidHash, ErrInvalidHash},
 	{ingest.ErrInvalidPlan, ErrInvalidPartSize},
 	{ingest.ErrInvalidParts, ErrInvalidParts},
 	{ingest.ErrUploadNotFound, ErrUploadNotFound},

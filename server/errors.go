@@ -43,6 +43,7 @@ var (
 	ErrHashMismatch   = &Error{http.StatusUnprocessableEntity, "hash_mismatch", "the uploaded bytes do not hash to the file's sourceHash; the file is marked failed and the bytes were discarded"}
 	ErrLengthRequired = &Error{http.StatusLengthRequired, "length_required", "send the body with a Content-Length"}
 	ErrHashFirst      = &Error{http.StatusConflict, "hash_first", "you have an uploaded file of this size, so this content may be there already: hash the file and create it (POST /api/v0/file) instead, which sends nothing the server has"}
+	ErrContentPending = &Error{http.StatusConflict, "content_pending", "a pending file of yours has this content: create the file (POST /api/v0/file with this sha256) and send the content to it, or complete this upload again once that file is settled"}
 	ErrIncomplete     = &Error{http.StatusBadRequest, "upload_incomplete", "the upload ended before all bytes arrived; nothing was kept, send it again"}
 	ErrUnavailable    = &Error{http.StatusServiceUnavailable, "unavailable", "a storage backend is unavailable; retry later"}
 	ErrInternal       = &Error{http.StatusInternalServerError, "internal", "internal server error"}

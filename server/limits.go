@@ -16,6 +16,7 @@ type Limits struct {
 	PartChecksum        string `json:"partChecksum"`        // the checksum each part is held to: "sha256"
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
+	OpenMultipart       bool   `json:"openMultipart"`       // whether POST /api/v0/file/multipart begins uploads before the hash is known
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
 	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
@@ -31,7 +32,8 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 		MaxFileSize: l.MaxFileSize, MinPartSize: l.MinPartSize, MaxPartSize: l.MaxPartSize,
 		MaxParts: l.MaxParts, UploadURLTTLSeconds: int64(s.cfg.UploadURLTTL.Seconds()),
 		Multipart: true, PartChecksum: "sha256", ChainedParts: l.ChainedParts, StreamMaxSize: l.StreamMaxSize,
-		RateLimit: s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
+		OpenMultipart: true,
+		RateLimit:     s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
 	}
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))

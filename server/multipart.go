@@ -9,6 +9,11 @@ package server
 //	GET  /api/v0/limits
 //	     → {maxFileSize, minPartSize, maxPartSize, maxParts, uploadUrlTtlSeconds,
 //	        multipart: true, partChecksum: "sha256"}
+//	POST /api/v0/file/multipart                           {"size": S, "partSize": P}
+//	     → 201 an open upload: of a new file whose hash is not known yet, for a
+//	       fileId chosen now (409 hash_first if the caller has an uploaded file
+//	       of that size); then parts as below, and complete with
+//	       {"name": N, "sha256": H, "parts": […]}, which records the file
 //	POST /api/v0/file/{id}/multipart                      {"size": S, "partSize": P}
 //	     → 201 a new upload, or 200 the unfinished one with the same size and
 //	       partSize (resume):
@@ -68,6 +73,14 @@ type partsRequest struct {
 	Parts []partRef `json:"parts"`
 }
 
+// completeRequest completes an upload; name and sha256 complete an open
+// one (POST /api/v0/file/multipart), whose file is recorded then.
+type completeRequest struct {
+	Parts  []partRef `json:"parts"`
+	Name   *string   `json:"name"`
+	SHA256 *string   `json:"sha256"`
+}
+
 // partRef names a part: by its own SHA-256, or when chained by the whole's
 // SHA-256 chaining value before it (From) and after it (SHA256; for the
 // last part, the SHA-256 of the whole).
@@ -124,6 +137,26 @@ func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
 	writeUpload(w, status, u)
 }
 
+// handleMultipartOpen begins an open upload: parts of a new file sent
+// before its hash is known (ingest.Core.OpenMultipart).
+func (s *Server) handleMultipartOpen(w http.ResponseWriter, r *http.Request) {
+	var req multipartRequest
+	if e := decode(w, r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Size == nil || req.PartSize == nil {
+		writeError(w, ErrInvalidPartSize.With("size and partSize are required: %s", ErrInvalidPartSize.Message))
+		return
+	}
+	u, err := s.core.OpenMultipart(r.Context(), tenantOf(r), *req.Size, *req.PartSize)
+	if err != nil {
+		s.fail(w, r, "multipart open", err)
+		return
+	}
+	writeUpload(w, http.StatusCreated, u)
+}
+
 func (s *Server) handleMultipartGet(w http.ResponseWriter, r *http.Request) {
 	u, err := s.core.NewestMultipart(r.Context(), tenantOf(r), r.PathValue("id"))
 	if err != nil {
@@ -178,14 +211,28 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleMultipartComplete(w http.ResponseWriter, r *http.Request) {
-	var req partsRequest
+	var req completeRequest
 	if r.ContentLength != 0 {
 		if e := decode(w, r, &req); e != nil {
 			writeError(w, e)
 			return
 		}
 	}
-	f, err := s.core.CompleteMultipart(r.Context(), tenantOf(r), r.PathValue("id"), r.PathValue("upload"), toRefs(req.Parts))
+	var f meta.File
+	var err error
+	if req.Name != nil || req.SHA256 != nil { // an open upload's: its file is recorded now
+		if e := checkName(req.Name); e != nil {
+			writeError(w, e)
+			return
+		}
+		if req.SHA256 == nil {
+			writeError(w, ErrInvalidHash.With("sha256 is missing: complete an open upload with the name and the SHA-256 of the whole file"))
+			return
+		}
+		f, _, err = s.core.CompleteOpen(r.Context(), tenantOf(r), r.PathValue("id"), r.PathValue("upload"), *req.Name, *req.SHA256, toRefs(req.Parts))
+	} else {
+		f, err = s.core.CompleteMultipart(r.Context(), tenantOf(r), r.PathValue("id"), r.PathValue("upload"), toRefs(req.Parts))
+	}
 	if err != nil {
 		s.fail(w, r, "complete", err)
 		return

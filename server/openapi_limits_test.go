@@ -35,6 +35,7 @@ func limitAnswers(t *testing.T) map[string]bool {
 		{"HEAD", file + "/content", ""},
 		{"GET", "/api/v0/limits", ""},
 		{"POST", file + "/multipart", `{"size": 4, "partSize": 4}`},
+		{"POST", "/api/v0/file/multipart", `{"size": 4, "partSize": 4}`},
 		{"GET", file + "/multipart", ""},
 		{"POST", up + "/parts", `{"parts": []}`},
 		{"POST", up + "/complete", `{}`},
@@ -69,6 +70,7 @@ func limitAnswers(t *testing.T) map[string]bool {
 	s.do(t, "PUT", one.UploadURL, "", "", []byte("1"))                                                           // 507: no bytes left
 	s.json(t, "POST", "/api/v0/file/"+one.Rec.ID+"/multipart", keyA, map[string]int64{"size": 1, "partSize": 1}) // 507
 	s.json(t, "POST", "/api/v0/file", keyA, map[string]string{"name": "x", "sourceHash": hashOf([]byte("x"))})   // 507: no files left
+	s.json(t, "POST", "/api/v0/file/multipart", keyA, map[string]int64{"size": 1, "partSize": 1})                // 507
 	s.do(t, "POST", "/api/v0/file/stream?name=x", keyA, "application/octet-stream", []byte("x"))                 // 507
 	{
 		req, _ := http.NewRequest("PUT", one.UploadURL, io.MultiReader(strings.NewReader("1")))

@@ -80,6 +80,7 @@ func (s *Server) routes() {
 		m.Handle("GET /metrics", s.MetricsHandler())
 	}
 	m.HandleFunc("GET /api/v0/limits", s.auth(s.handleLimits))
+	m.HandleFunc("POST /api/v0/file/multipart", s.auth(s.handleMultipartOpen))
 	m.HandleFunc("POST /api/v0/file/{id}/multipart", s.auth(s.handleMultipartStart))
 	m.HandleFunc("GET /api/v0/file/{id}/multipart", s.auth(s.handleMultipartGet))
 	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/parts", s.auth(s.handlePartURLs))

@@ -123,9 +123,14 @@ the exit status is 1. "-" reads standard input to its end and uploads it as
 --name (copied to a temporary file first, then hashed like any file).
 
 Files larger than --part-size go in parts, several at once, on servers that
-offer it. An upload that was interrupted (Ctrl-C, a dropped network) resumes
-when run again: only the parts the server does not hold are sent. When stderr
-is a terminal, progress bars show each file in flight and the total.`,
+offer it, and a new one goes in one pass: its parts leave as they are hashed,
+and the content is looked for as soon as its hash is known (--hash-first
+hashes each file whole before sending any of it). An upload that was
+interrupted (Ctrl-C, a dropped network) resumes when run again: only the
+parts the server does not hold are sent (what a one-pass upload needs to
+find its parts again is kept under the user's cache directory, in
+perseus/uploads, until it completes). When stderr is a terminal, progress
+bars show each file in flight and the total.`,
 		Example: `  perseus file upload report.pdf --name reports/2026/q1.pdf
   perseus file upload ./docs --concurrency 8 --wait --json
   perseus file upload reports --exclude '*.tmp' && perseus file ls --prefix reports/

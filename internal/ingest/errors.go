@@ -30,6 +30,11 @@ var (
 	ErrLengthRequired = errors.New("ingest: the length is required")
 	// ErrHashFirst: a streamed upload of content the tenant may have already.
 	ErrHashFirst = errors.New("ingest: hash the content first")
+	// ErrInvalidHash: a SHA-256 that is not 64 hexadecimal characters.
+	ErrInvalidHash = errors.New("ingest: invalid SHA-256")
+	// ErrContentPending: an open upload's content belongs to a pending file
+	// of the tenant's, which the content must go to instead.
+	ErrContentPending = errors.New("ingest: the content is pending in another file")
 	// ErrInvalidPlan: a multipart plan (size, part size) that makes no sense.
 	ErrInvalidPlan = errors.New("ingest: invalid multipart plan")
 	// ErrInvalidParts: part references that do not fit the upload.

@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,7 +103,7 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	}
 	created := sess == nil
 	if created {
-		started, err := c.parts.start(ctx, rec, c.newToken(rec, size, partSize, ""))
+		started, err := c.parts.start(ctx, rec, c.newToken(rec, uploadToken{size: size, partSize: partSize}))
 		if err != nil {
 			return Upload{}, false, err
 		}
@@ -118,7 +119,10 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 // NewestMultipart returns the newest unfinished upload of tenant's file id.
 func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, error) {
 	rec, err := c.Get(ctx, tenant, id)
-	if err != nil {
+	open := errors.Is(err, ErrNotFound) // an open upload's file, perhaps
+	if open {
+		rec = openRecord(tenant, id)
+	} else if err != nil {
 		return Upload{}, err
 	}
 	sessions, err := c.parts.sessions(ctx, rec)
@@ -127,13 +131,19 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 	}
 	var newest *session
 	for i := range sessions {
-		if s := &sessions[i]; s.foreign == nil && (newest == nil || s.started.After(newest.started)) {
+		if s := &sessions[i]; s.foreign == nil && (s.tok.open || !open) && (newest == nil || s.started.After(newest.started)) {
 			newest = s
 		}
 	}
 	if newest == nil {
+		if open {
+			sessions = slices.DeleteFunc(sessions, func(s session) bool { return !s.tok.open })
+		}
 		if err := c.foreignUpload(sessions); err != nil {
 			return Upload{}, err
+		}
+		if open {
+			return Upload{}, ErrNotFound
 		}
 		return Upload{}, failf(ErrUploadNotFound, "file %s has no unfinished multipart upload", rec.ID)
 	}
@@ -199,7 +209,7 @@ const maxPartTargets = 100
 // PartTargets returns where to send the parts refs of tenant's file id's
 // upload, valid until exp, and the record they belong to.
 func (c *Core) PartTargets(ctx context.Context, tenant, id, upload string, refs []PartRef, exp time.Time) (meta.File, []PartTarget, error) {
-	rec, err := c.Get(ctx, tenant, id)
+	rec, err := c.recordOrOpen(ctx, tenant, id, upload, ErrNotFound)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -287,7 +297,7 @@ func completeLock(rec meta.File) string { return "complete/" + rec.ID }
 // while the file is being completed: it waits for the verdict (at most
 // 30 s), so that it never removes what a complete is committing.
 func (c *Core) AbortMultipart(ctx context.Context, tenant, id, upload string) error {
-	rec, err := c.Get(ctx, tenant, id)
+	rec, err := c.recordOrOpen(ctx, tenant, id, upload, ErrNotFound)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,8 @@ func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken)
 	if err != nil {
 		return session{}, err
 	}
-	tok := d.c.newToken(rec, plan.size, plan.partSize, nonceOf(id))
+	plan.salt = nonceOf(id)
+	tok := d.c.newToken(rec, plan)
 	if err := putObject(ctx, d.c.blobs, keys.Multipart(rec.Tenant, rec.ID, tok.String()), nil); err != nil {
 		return session{}, errors.Join(err, d.m.AbortMultipart(ctx, key, id))
 	}

@@ -20,10 +20,8 @@ func (c *Core) ReceivePart(ctx context.Context, tenant, id, hash, upload string,
 	if p.From != "" && !c.parts.chained() { // issued for a store this server no longer has
 		return p, ErrNotIssued
 	}
-	rec, err := c.meta.Get(ctx, tenant, id)
+	rec, err := c.recordOrOpen(ctx, tenant, id, upload, ErrGone)
 	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		return p, ErrGone
 	case err != nil:
 		return p, err
 	case rec.SourceHash != hash:

@@ -14,8 +14,10 @@ import (
 
 // uploadToken is a multipart uploadId as clients see it:
 // "<size>-<partSize>-<kid>.<salt><mac>", or "<size>-<partSize>-<salt><mac>"
-// when the signing key has no id (a lone server's).
+// when the signing key has no id (a lone server's); an open upload's
+// (OpenMultipart: begun before its file has a record) starts with "o".
 type uploadToken struct {
+	open           bool // begun before its file had a record (multipart_open.go)
 	size, partSize int64
 	kid            string // the id of the signing key, if it has one
 	salt           string // 16 hex: random, or derived from the store's upload id (S3)
@@ -32,10 +34,27 @@ func (t uploadToken) String() string {
 	if t.kid != "" {
 		kid = t.kid + "."
 	}
-	return fmt.Sprintf("%d-%d-%s%s%s", t.size, t.partSize, kid, t.salt, t.mac)
+	open := ""
+	if t.open {
+		open = "o"
+	}
+	return fmt.Sprintf("%s%d-%d-%s%s%s", open, t.size, t.partSize, kid, t.salt, t.mac)
 }
 
-const tokenDomain = "perseus-multipart-v1"
+// The MAC's domains: an open upload's is its own, so that no uploadId of
+// a record's upload stands for an open one once that record is deleted.
+const (
+	tokenDomain     = "perseus-multipart-v1"
+	openTokenDomain = "perseus-multipart-open-v1"
+)
+
+// domain is the MAC domain of t.
+func (t uploadToken) domain() string {
+	if t.open {
+		return openTokenDomain
+	}
+	return tokenDomain
+}
 
 // tokenFields are what an upload's MAC binds: its plan and salt, to one
 // record of one tenant.
@@ -43,16 +62,18 @@ func tokenFields(tenant, id string, size, partSize int64, salt string) []string 
 	return []string{tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt}
 }
 
-// newToken makes the uploadId of an upload of rec with this plan; salt is
-// random when empty.
-func (c *Core) newToken(rec meta.File, size, partSize int64, salt string) uploadToken {
-	if salt == "" {
+// newToken makes the uploadId of an upload of rec with plan's size, part
+// size and openness; its salt is plan's, or random when that is empty.
+func (c *Core) newToken(rec meta.File, plan uploadToken) uploadToken {
+	t := uploadToken{open: plan.open, size: plan.size, partSize: plan.partSize, kid: c.cfg.Signer.SigningID(), salt: plan.salt}
+	if t.salt == "" {
 		var b [saltLen / 2]byte
 		rand.Read(b[:])
-		salt = hex.EncodeToString(b[:])
+		t.salt = hex.EncodeToString(b[:])
 	}
-	m := c.cfg.Signer.MAC(tokenDomain, tokenFields(rec.Tenant, rec.ID, size, partSize, salt)...)
-	return uploadToken{size: size, partSize: partSize, kid: c.cfg.Signer.SigningID(), salt: salt, mac: hex.EncodeToString(m[:macLen/2])}
+	m := c.cfg.Signer.MAC(t.domain(), tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...)
+	t.mac = hex.EncodeToString(m[:macLen/2])
+	return t
 }
 
 // parseToken reads an uploadId of rec: ErrUploadNotFound for anything the
@@ -60,7 +81,9 @@ func (c *Core) newToken(rec meta.File, size, partSize int64, salt string) upload
 // as far as it could be read) for one signed with a key this server does
 // not have.
 func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) {
-	f := strings.Split(str, "-")
+	var rest0 string
+	rest0, t.open = strings.CutPrefix(str, "o")
+	f := strings.Split(rest0, "-")
 	if len(f) != 3 {
 		return t, ErrUploadNotFound
 	}
@@ -82,7 +105,7 @@ func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) 
 	if t.String() != str {
 		return t, ErrUploadNotFound
 	}
-	switch err := c.cfg.Signer.VerifyPrefix(t.kid, mac[saltLen/2:], tokenDomain, tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...); {
+	switch err := c.cfg.Signer.VerifyPrefix(t.kid, mac[saltLen/2:], t.domain(), tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...); {
 	case errors.Is(err, sign.ErrUnknownKey):
 		return t, err
 	case err != nil:

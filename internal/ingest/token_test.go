@@ -13,7 +13,7 @@ import (
 func TestUploadTokenRoundTrips(t *testing.T) {
 	srv := newCore(t)
 	rec := meta.File{Tenant: "tenant-a", ID: "file-1"}
-	tok := srv.newToken(rec, 5<<30, 16<<20, "")
+	tok := srv.newToken(rec, uploadToken{size: 5 << 30, partSize: 16 << 20})
 	got, err := srv.parseToken(rec, tok.String())
 	if err != nil || got != tok || tok.count() != 320 || tok.partLen(320) != 16<<20 {
 		t.Fatalf("parseToken(%q) = %+v, %v", tok, got, err)
@@ -44,14 +44,14 @@ func TestUploadTokenNamesItsKey(t *testing.T) {
 	a.cfg.Signer, _ = sign.NewKeys(old)
 	b.cfg.Signer, _ = sign.NewKeys(cur, old)
 	rec := meta.File{Tenant: "tenant-a", ID: "file-1"}
-	tok := a.newToken(rec, 5<<30, 16<<20, "")
+	tok := a.newToken(rec, uploadToken{size: 5 << 30, partSize: 16 << 20})
 	if !strings.HasPrefix(tok.String(), "5368709120-16777216-"+a.cfg.Signer.SigningID()+".") || !strings.Contains(tok.String(), "-old_") {
 		t.Fatalf("uploadId %s does not name its key", tok)
 	}
 	if got, err := b.parseToken(rec, tok.String()); err != nil || got != tok {
 		t.Fatalf("a rotated server: %+v, %v", got, err)
 	}
-	newer := b.newToken(rec, 5<<30, 16<<20, "")
+	newer := b.newToken(rec, uploadToken{size: 5 << 30, partSize: 16 << 20})
 	var uk *sign.UnknownKeyError
 	if _, err := a.parseToken(rec, newer.String()); !errors.As(err, &uk) || uk.ID != "cur" {
 		t.Fatalf("a server without the key: %v, want it to name key cur", err)

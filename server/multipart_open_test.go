@@ -1,0 +1,128 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+// openEnvs runs fn against the embedded default (parts through this
+// server) and S3 (parts straight to the store), each with the smallest
+// part size it takes.
+func openEnvs(t *testing.T, fn func(t *testing.T, e *testEnv, part int)) {
+	t.Run("embedded", func(t *testing.T) {
+		fn(t, newEnv(t, func(c *Config) { c.MinPartSize = 1024 }), 1024)
+	})
+	t.Run("s3", func(t *testing.T) {
+		fn(t, newS3Env(t).testEnv, 5<<20)
+	})
+}
+
+// openParts begins an open upload of content in parts of part bytes and
+// sends every part (each named by its own SHA-256), and returns the file
+// id and the upload's path.
+func openParts(t *testing.T, e *testEnv, content []byte, part int) (id, base string) {
+	t.Helper()
+	r := e.call("POST", "/api/v0/file/multipart", keyA, map[string]int{"size": len(content), "partSize": part})
+	var up struct {
+		UploadID, FileID string
+	}
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &up) != nil || up.FileID == "" {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	base = "/api/v0/file/" + up.FileID + "/multipart/" + up.UploadID
+	for n, off := 1, 0; off < len(content); n, off = n+1, off+part {
+		b := content[off:min(off+part, len(content))]
+		u := e.call("POST", base+"/parts", keyA, map[string]any{"parts": []map[string]any{{"partNumber": n, "sha256": hashOf(b)}}})
+		var urls mpURLs
+		if u.status != http.StatusOK || json.Unmarshal(u.body, &urls) != nil || len(urls.Parts) != 1 {
+			t.Fatalf("part %d URL: %d %s", n, u.status, u.body)
+		}
+		req, _ := http.NewRequest("PUT", urls.Parts[0].URL, bytes.NewReader(b))
+		for k, v := range urls.Parts[0].Headers {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("part %d: %d", n, res.StatusCode)
+		}
+	}
+	return up.FileID, base
+}
+
+func TestOpenUploadRecordsTheFileWhenItCompletes(t *testing.T) {
+	openEnvs(t, func(t *testing.T, e *testEnv, part int) {
+		content := bytes.Repeat([]byte("open upload "), 2*part/12+50)
+		id, base := openParts(t, e, content, part)
+		if r := e.call("GET", "/api/v0/file/"+id, keyA, nil); r.status != http.StatusNotFound {
+			t.Errorf("the file before its upload completes: %d %s, want 404: no record yet", r.status, r.body)
+		}
+		if r := e.call("GET", "/api/v0/file/"+id+"/multipart", keyA, nil); r.status != http.StatusOK {
+			t.Errorf("the open upload, to resume: %d %s", r.status, r.body)
+		}
+		r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "dir/open.bin", "sha256": hashOf(content)})
+		if r.status != http.StatusOK || r.ID != id || r.Status != "uploaded" || r.SourceHash != hashOf(content) || r.Name != "dir/open.bin" {
+			t.Fatalf("complete: %d %s", r.status, r.body)
+		}
+		if b := e.content(keyA, id); !bytes.Equal(b, content) {
+			t.Errorf("download: %d bytes, want the %d uploaded", len(b), len(content))
+		}
+		if got := e.find(keyA, nil, []string{hashOf(content)}); len(got) != 1 || got[0].ID != id {
+			t.Errorf("find by hash: %+v", got)
+		}
+		// Completing again (a lost answer) gives the same verdict.
+		if r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "dir/open.bin", "sha256": hashOf(content)}); r.status != http.StatusOK || r.ID != id {
+			t.Errorf("complete again: %d %s", r.status, r.body)
+		}
+		if r := e.call("DELETE", "/api/v0/file/"+id, keyA, nil); r.status != http.StatusNoContent {
+			t.Errorf("delete: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestOpenUploadOfAWrongHashFailsAndKeepsNothing(t *testing.T) {
+	openEnvs(t, func(t *testing.T, e *testEnv, part int) {
+		content := bytes.Repeat([]byte("not what it says "), 2*part/17+3)
+		id, base := openParts(t, e, content, part)
+		r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "lie.bin", "sha256": hashOf([]byte("something else"))})
+		if r.status != http.StatusUnprocessableEntity {
+			t.Fatalf("complete with another hash: %d %s, want 422", r.status, r.body)
+		}
+		if r := e.call("GET", "/api/v0/file/"+id, keyA, nil); r.status != http.StatusOK || r.Status != "failed" {
+			t.Errorf("the file: %d %s, want failed", r.status, r.body)
+		}
+		if res, _ := e.download("GET", keyA, id, nil); res.StatusCode == http.StatusOK {
+			t.Error("the content of a failed file is served")
+		}
+	})
+}
+
+func TestOpenUploadIdsAreBoundToTheirFileAndTenant(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MinPartSize = 1024 })
+	content := bytes.Repeat([]byte("x"), 3000)
+	id, base := openParts(t, e, content, 1024)
+	other := e.create(keyA, "other.txt", []byte("other")).Rec // pending
+	upload := base[len("/api/v0/file/"+id+"/multipart/"):]
+	for _, c := range []struct{ what, path, key string }{
+		{"another file's id", "/api/v0/file/" + other.ID + "/multipart/" + upload + "/complete", keyA},
+		{"another tenant", base + "/complete", keyB},
+		{"a made-up id", "/api/v0/file/01a23000-0000-7000-8000-000000000000/multipart/" + upload + "/complete", keyA},
+	} {
+		r := e.call("POST", c.path, c.key, map[string]string{"name": "x", "sha256": hashOf(content)})
+		if r.status/100 == 2 || r.status == http.StatusUnauthorized {
+			t.Errorf("%s: %d %s, want a refusal", c.what, r.status, r.body)
+		}
+	}
+	// Aborted, it is gone.
+	if r := e.call("DELETE", base, keyA, nil); r.status != http.StatusNoContent {
+		t.Fatalf("abort: %d %s", r.status, r.body)
+	}
+	if r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "x", "sha256": hashOf(content)}); r.status/100 == 2 {
+		t.Errorf("complete after abort: %d %s, want a refusal", r.status, r.body)
+	}
+}
