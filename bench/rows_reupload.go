@@ -93,6 +93,14 @@ func rowReupload(ctx context.Context, e *env, t *table) error {
 			notes: []string{fmt.Sprintf("%s: request body bytes the server read in the last round, by route: %s", a.name, routeBytes(a.routes))},
 		})
 	}
+	sent, size, err := sentWhileHashing(ctx, e)
+	if err != nil {
+		return fmt.Errorf("bytes sent while hashing: %w", err)
+	}
+	t.note(3, fmt.Sprintf("sent while hashing: a new %s file uploaded the default way had sent %s of its parts (%.0f%%) when its "+
+		"find reached the server, i.e. when its hash was known (counted by a proxy in front of the server); content that reached "+
+		"the server meanwhile would cost that much before the upload stopped; --hash-first would have sent 0", mib(size), mib(sent),
+		100*float64(sent)/float64(size)))
 	t.note(3,
 		"baseline = Go crypto/sha256 of the file alone (one goroutine, reading ahead on another): the least a client must do "+
 			"to learn that the server has the content",
