@@ -20,6 +20,7 @@ type Limits struct {
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256
 	OpenMultipart       bool   `json:"openMultipart"`       // whether parts of a new file may be sent before its hash is known (open uploads)
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file that may be sent before it is hashed; 0: none
+	BatchCreate         int    `json:"batchCreate"`         // most files one batch create makes (CreateFiles); 0: none
 }
 
 type limitsCache struct {

@@ -31,8 +31,10 @@ type UploadResult struct {
 // one find (one per 1000 hashes) which contents it already has: those are
 // returned without sending anything. The rest are uploaded as UploadFile
 // does, a few at once (WithConcurrency), each content once even if several
-// paths hold it. Each file is named by its base name, or by its entry in
-// WithNames; WithName is ignored.
+// paths hold it. Where the server offers batch creates (Limits.BatchCreate),
+// the records of files sent in one PUT are created many per request, while
+// the files before them are sent (CreateFiles). Each file is named by its
+// base name, or by its entry in WithNames; WithName is ignored.
 // A file that UploadFile would send in one pass (or, with
 // WithStream(true), stream) and whose size no other path has is not hashed
 // first but sent so, which sends nothing when the caller has a file of its
@@ -88,25 +90,44 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 			}
 		}
 	}
+	nameOf := func(i int) string {
+		if cfg.names != nil {
+			return cfg.names[i]
+		}
+		return filepath.Base(paths[i])
+	}
 	var sending errgroup.Group // as above: a failed file stops no other
 	sending.SetLimit(cfg.concurrency)
-	for _, i := range send {
+	sendOne := func(c created) {
 		sending.Go(func() error {
-			fc := cfg
-			fc.name = filepath.Base(paths[i])
-			if cfg.names != nil {
-				fc.name = cfg.names[i]
-			}
+			i, fc := c.i, cfg
+			fc.name = nameOf(i)
 			tr := newTracker(paths[i], max(digests[i].size, streams[i]), fc)
-			results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
+			if c.ok {
+				results[i].File, results[i].Known, results[i].Err = s.uploadCreated(ctx, paths[i], digests[i], c.res, fc, tr)
+			} else {
+				results[i].File, results[i].Err = s.uploadOne(ctx, paths[i], digests[i], streams[i] > 0, fc, tr)
+			}
 			tr.finish(results[i].Err)
 			return nil
 		})
 	}
+	batched, rest, most := s.batchable(ctx, send, digests, streams)
+	specs := make([]NewFile, len(batched))
+	for j, i := range batched {
+		specs[j] = NewFile{Name: nameOf(i), SourceHash: digests[i].hash}
+	}
+	ahead := s.createAhead(ctx, batched, specs, most, cfg.concurrency) // creating while the rest go
+	for _, i := range rest {
+		sendOne(created{i: i})
+	}
+	for c := range ahead {
+		sendOne(c)
+	}
 	sending.Wait()
 	for i, d := range digests {
 		if j, ok := first[d.hash]; ok && j != i && results[i].Err == nil {
-			results[i].File, results[i].Err = results[j].File, results[j].Err
+			results[i].File, results[i].Err, results[i].Known = results[j].File, results[j].Err, results[j].Known
 		}
 	}
 	return results

@@ -15,17 +15,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := checkName(req.Name); e != nil {
+	hash, e := checkCreate(req)
+	if e != nil {
 		writeError(w, e)
-		return
-	}
-	if req.SourceHash == nil {
-		writeError(w, ErrInvalidHash.With("sourceHash is missing; %s", ErrInvalidHash.Message))
-		return
-	}
-	hash, ok := ingest.CheckHash(*req.SourceHash)
-	if !ok {
-		writeError(w, ErrInvalidHash)
 		return
 	}
 	rec, created, err := s.core.Create(r.Context(), tenantOf(r), *req.Name, hash)
@@ -37,21 +29,46 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, ErrFileExists.Status, conflictResponse{ErrFileExists, toFile(rec)})
 		return
 	}
-	exp := time.Now().Add(s.cfg.UploadURLTTL)
-	u, direct, err := s.core.DirectURL(r.Context(), rec, time.Until(exp))
+	ans, err := s.createAnswer(r, rec, time.Now().Add(s.cfg.UploadURLTTL))
 	if err != nil {
 		s.fail(w, r, "presign", err)
 		return
-	}
-	if !direct {
-		u = s.baseURL(r) + "/upload/" + rec.ID + "?" + s.sign.UploadQuery(rec.Tenant, rec.ID, rec.SourceHash, exp)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, createResponse{File: toFile(rec), UploadURL: u,
-		UploadExpiresAt: exp.UTC().Format(TimeFormat), MaxFileSize: s.core.Limits().MaxFileSize})
+	writeJSON(w, status, ans)
+}
+
+// checkCreate checks a create's name and sourceHash, and returns the hash
+// in lower case.
+func checkCreate(req createRequest) (string, *Error) {
+	if e := checkName(req.Name); e != nil {
+		return "", e
+	}
+	if req.SourceHash == nil {
+		return "", ErrInvalidHash.With("sourceHash is missing; %s", ErrInvalidHash.Message)
+	}
+	hash, ok := ingest.CheckHash(*req.SourceHash)
+	if !ok {
+		return "", ErrInvalidHash
+	}
+	return hash, nil
+}
+
+// createAnswer is the answer to a create of rec, pending: the record and
+// where to PUT its bytes until exp.
+func (s *Server) createAnswer(r *http.Request, rec meta.File, exp time.Time) (createResponse, error) {
+	u, direct, err := s.core.DirectURL(r.Context(), rec, time.Until(exp))
+	if err != nil {
+		return createResponse{}, err
+	}
+	if !direct {
+		u = s.baseURL(r) + "/upload/" + rec.ID + "?" + s.sign.UploadQuery(rec.Tenant, rec.ID, rec.SourceHash, exp)
+	}
+	return createResponse{File: toFile(rec), UploadURL: u,
+		UploadExpiresAt: exp.UTC().Format(TimeFormat), MaxFileSize: s.core.Limits().MaxFileSize}, nil
 }
 
 func (s *Server) baseURL(r *http.Request) string {

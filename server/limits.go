@@ -17,6 +17,7 @@ type Limits struct {
 	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
 	OpenMultipart       bool   `json:"openMultipart"`       // whether POST /api/v0/file/multipart begins uploads before the hash is known
+	BatchCreate         int    `json:"batchCreate"`         // most files one POST /api/v0/file/batch creates; 0: not served
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
 	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
@@ -35,6 +36,7 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 		OpenMultipart: true,
 		RateLimit:     s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
 	}
+	ans.BatchCreate = maxBatchCreate
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))
 		if err != nil {

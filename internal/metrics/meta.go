@@ -41,6 +41,16 @@ func (m Meta) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	return rec, created, m.failed("claim", err)
 }
 
+func (m Meta) ClaimAll(ctx context.Context, files []meta.File) ([]meta.Claimed, error) {
+	out, err := m.Store.ClaimAll(ctx, files)
+	for _, c := range out {
+		if c.Created {
+			m.obs.Transition("none", string(meta.StatusPending))
+		}
+	}
+	return out, m.failed("claim_all", err)
+}
+
 func (m Meta) Get(ctx context.Context, tenant, id string) (meta.File, error) {
 	f, err := m.Store.Get(ctx, tenant, id)
 	return f, m.failed("get", err)

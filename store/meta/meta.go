@@ -66,6 +66,12 @@ type Usage struct {
 	Bytes int64 // the sizes of the uploaded ones
 }
 
+// Claimed is what Store.Claim returns, for one file of Store.ClaimAll.
+type Claimed struct {
+	Rec     File
+	Created bool
+}
+
 // Update describes a status transition. The store applies it only while the
 // record's status is still From, so that concurrent finishers agree.
 type Update struct {
@@ -87,6 +93,12 @@ type Store interface {
 	// uploaded one is returned unchanged.
 	// Concurrent claims of one hash by one tenant yield exactly one record.
 	Claim(ctx context.Context, f File) (rec File, created bool, err error)
+	// ClaimAll claims each of files as Claim does, in order, and returns
+	// what each claim returned, in the same order; several of one hash (and
+	// tenant) yield one record, made by the first. It is one transaction:
+	// one commit for all of them, and an error means none was claimed.
+	// Concurrent ClaimAlls and Claims of overlapping hashes never deadlock.
+	ClaimAll(ctx context.Context, files []File) ([]Claimed, error)
 	// Get returns the tenant's record with this id, or ErrNotFound.
 	Get(ctx context.Context, tenant, id string) (File, error)
 	// Find returns the tenant's records whose id is in ids or whose hash is in

@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"ClaimResetsFailedToPending", testClaimResetsFailed},
 		{"ClaimIsPerTenant", testClaimPerTenant},
 		{"ConcurrentClaimsMakeOneRecord", testConcurrentClaims},
+		{"ClaimAllClaimsEachAsClaimDoes", testClaimAll},
+		{"ConcurrentClaimAllsNeitherDeadlockNorDuplicate", testConcurrentClaimAlls},
 		{"GetIsScopedToTenant", testGetScoped},
 		{"FindMatchesIdsOrHashesOnce", testFind},
 		{"HasSizeCountsOnlyUploadedRecords", testHasSize},

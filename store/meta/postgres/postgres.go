@@ -109,26 +109,38 @@ func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error)
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = t
 	}
-	var rec meta.File
-	var inserted bool
-	row := s.pool.QueryRow(ctx, `
-INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6, $7)
+	rec, inserted, err := scanClaim(s.pool.QueryRow(ctx, claimSQL, claimArgs(f, t)...))
+	if err != nil {
+		return meta.File{}, false, wrap("claim", err)
+	}
+	return rec, inserted, nil
+}
+
+// claimSQL is one claim: arguments claimArgs, answer scanClaim.
+const claimSQL = `
+INSERT INTO files AS f (` + fileCols + `) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6, $7)
 ON CONFLICT (tenant, source_hash) DO UPDATE SET
 	status = CASE WHEN f.status = 'failed' THEN 'pending' ELSE f.status END,
 	reason = CASE WHEN f.status = 'failed' THEN '' ELSE f.reason END,
 	updated_at = CASE WHEN f.status = 'uploaded' THEN f.updated_at ELSE excluded.updated_at END
-RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
-		f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t, string(cmp.Or(f.Kind, meta.KindHashed)))
+RETURNING ` + fileCols + `, (xmax = 0) AS inserted`
+
+// claimArgs are claimSQL's arguments for a claim of f at t.
+func claimArgs(f meta.File, t time.Time) []any {
+	return []any{f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t, string(cmp.Or(f.Kind, meta.KindHashed))}
+}
+
+// scanClaim reads claimSQL's answer: the record, and whether the claim inserted it.
+func scanClaim(row pgx.Row) (meta.File, bool, error) {
+	var rec meta.File
+	var inserted bool
 	var status, kind string
 	err := row.Scan(&rec.ID, &rec.Tenant, &rec.Name, &rec.SourceHash, &status, &rec.Size, &rec.Reason,
 		&rec.CreatedAt, &rec.UpdatedAt, &kind, &inserted)
-	if err != nil {
-		return meta.File{}, false, wrap("claim", err)
-	}
 	rec.Status = meta.Status(status)
 	rec.Kind = meta.Kind(kind)
 	rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
-	return rec, inserted, nil
+	return rec, inserted, err
 }
 
 // Get implements meta.Store.

@@ -142,26 +142,32 @@ func scanFile(r scanner) (meta.File, error) {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Claim implements meta.Store. The update on conflict leaves kind alone, so
-// a record keeps the kind it was created with.
+// Claim implements meta.Store.
 func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	now := ms(time.Now())
 	var rec meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
-		rec, err = scanFile(w.queryRow(`
-INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?, ?)
-ON CONFLICT (tenant, source_hash) DO UPDATE SET
-	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
-	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
-	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE excluded.updated_at END
-RETURNING `+fileCols,
-			f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now, string(cmp.Or(f.Kind, meta.KindHashed))))
+		rec, err = w.claim(f, now)
 		return err
 	})
 	if err != nil {
 		return meta.File{}, false, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	return rec, rec.ID == f.ID, nil
+}
+
+// claim is one claim of f, in the writer's transaction. The update on
+// conflict leaves kind alone, so a record keeps the kind it was created
+// with.
+func (w *writer) claim(f meta.File, now int64) (meta.File, error) {
+	return scanFile(w.queryRow(`
+INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?, ?)
+ON CONFLICT (tenant, source_hash) DO UPDATE SET
+	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
+	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
+	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE excluded.updated_at END
+RETURNING `+fileCols,
+		f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now, string(cmp.Or(f.Kind, meta.KindHashed))))
 }
 
 // Get implements meta.Store.
