@@ -133,7 +133,7 @@ func (s *Store) CreatePart(ctx context.Context, id string, size, off int64, p bl
 	}
 	l := s.liveOf(dir)
 	gen, first := l.begin(off)
-	return &partWriter{f: f, lock: lock, dir: dir, live: l, off: off, last: off+p.Size == size, p: p, h: h,
+	return &partWriter{f: f, lock: lock, dir: dir, syncs: s.syncs, live: l, off: off, last: off+p.Size == size, p: p, h: h,
 		gen: gen, excl: excl && first}, nil
 }
 
@@ -220,19 +220,20 @@ func unlist(dir string, n int, sync bool) error {
 
 // partWriter writes one part into an assembly's data file.
 type partWriter struct {
-	f    *os.File // holding a shared lock until Commit or Abort
-	lock *os.File // the part's lock file, held shared likewise
-	dir  string
-	live *live
-	off  int64 // where the part begins
-	last bool  // the part ends the object
-	gen  int   // live.gen of the part when this writer began
-	excl bool  // chained, and no other writer of the part was at work when it began (see CreatePart)
-	n    int64 // bytes written so far
-	p    blob.Part
-	h    hash.Hash
-	done bool
-	wb   writeback
+	f     *os.File // holding a shared lock until Commit or Abort
+	lock  *os.File // the part's lock file, held shared likewise
+	dir   string
+	syncs *syncGroup // for dir, shared with the other parts being committed
+	live  *live
+	off   int64 // where the part begins
+	last  bool  // the part ends the object
+	gen   int   // live.gen of the part when this writer began
+	excl  bool  // chained, and no other writer of the part was at work when it began (see CreatePart)
+	n     int64 // bytes written so far
+	p     blob.Part
+	h     hash.Hash
+	done  bool
+	wb    writeback
 }
 
 // Write writes b after the bytes written so far, never past the part's end.
@@ -243,8 +244,7 @@ func (w *partWriter) Write(b []byte) (int, error) {
 	if w.n+int64(len(b)) > w.p.Size {
 		return 0, fmt.Errorf("local: part %d: more than its %d bytes: %w", w.p.Number, w.p.Size, blob.ErrPartMismatch)
 	}
-	n, err := w.f.WriteAt(b, w.off+w.n)
-	w.wb.wrote(w.f, w.off, n)
+	n, err := w.wb.writeAt(w.f, w.off, b)
 	w.h.Write(b[:n])
 	w.n += int64(n)
 	return n, err
@@ -277,7 +277,7 @@ func (w *partWriter) Commit(context.Context) error {
 		err = os.WriteFile(m.path, []byte(m.token), 0o600)
 	}
 	if err == nil {
-		err = syncDir(w.dir)
+		err = w.syncs.sync(w.dir)
 	}
 	if err != nil {
 		w.fail()

@@ -82,24 +82,14 @@ func (s *Store) CommitAssembly(_ context.Context, id, key string) error {
 		os.Remove(mine)
 		return fmt.Errorf("local: commit assembly %s: not the file that was hashed: %w", id, blob.ErrNotFound)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.MkdirAll(filepath.Dir(dst), 0o700)
-	}
-	if err == nil {
-		if err = os.Rename(mine, dst); errors.Is(err, fs.ErrNotExist) {
-			return mapErr(id, err) // deleted meanwhile
-		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(dst))
-	}
 	if err != nil {
+		f.Close()
+		return fmt.Errorf("local: commit assembly %s to %s: %w", id, key, err)
+	}
+	if err := s.place(f, mine, dst); err != nil {
+		if _, serr := os.Stat(mine); errors.Is(serr, fs.ErrNotExist) {
+			return mapErr(id, serr) // deleted meanwhile
+		}
 		return fmt.Errorf("local: commit assembly %s to %s: %w", id, key, err)
 	}
 	os.RemoveAll(dir) // its markers; without data they list nothing

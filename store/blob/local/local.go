@@ -15,7 +15,9 @@
 //	        └── sealed                    empty: the assembly is being completed; no more parts
 //
 // A Commit writes to a temp file in tmp/, fsyncs it, renames it into place and
-// fsyncs the destination directory, so a committed object survives a crash.
+// fsyncs the destination directory, so a committed object survives a crash;
+// the directories it makes on the way are fsynced into their parents too,
+// and concurrent commits share the fsyncs of a directory (place.go).
 // An assembly survives restarts: a part's marker is created, and its
 // directory fsynced, only after data was fsynced with the part's bytes in
 // it, so a marker always speaks for durable bytes. CommitAssembly fsyncs
@@ -46,6 +48,11 @@ type Store struct {
 
 	mu   sync.Mutex
 	live map[string]*live // by assembly directory
+
+	syncs *syncGroup // directory syncs, shared by concurrent commits (place.go)
+	made  madeDirs   // directories made whose entries may not be durable yet
+	// syncFile makes a file's bytes durable (fsync; tests replace it).
+	syncFile func(*os.File) error
 }
 
 var (
@@ -59,7 +66,8 @@ var (
 // may belong to another process sharing the directory and are left alone.
 func Open(dir string) (*Store, error) {
 	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp"),
-		assemblies: filepath.Join(dir, "assemblies"), live: map[string]*live{}}
+		assemblies: filepath.Join(dir, "assemblies"), live: map[string]*live{},
+		syncs: newSyncGroup(), syncFile: (*os.File).Sync}
 	if err := removeStale(s.tmp, staleTemp); err != nil {
 		return nil, fmt.Errorf("local: clean %s: %w", s.tmp, err)
 	}
@@ -117,26 +125,6 @@ type writer struct {
 	wb   writeback
 }
 
-// writebackStep is how many bytes a writer lets accumulate before it starts
-// their writeback (startWriteback).
-const writebackStep = 8 << 20
-
-// writeback starts the writeback of a file being written front to back,
-// writebackStep bytes at a time.
-type writeback struct {
-	n, started int64 // bytes written; bytes whose writeback was started
-}
-
-// wrote counts n more bytes written to f from base on, starting their
-// writeback once enough have accumulated.
-func (wb *writeback) wrote(f *os.File, base int64, n int) {
-	wb.n += int64(n)
-	if wb.n-wb.started >= writebackStep {
-		startWriteback(f, base+wb.started, wb.n-wb.started)
-		wb.started = wb.n
-	}
-}
-
 // Create implements blob.Store.
 func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
 	dst, err := s.path(key)
@@ -150,38 +138,17 @@ func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
 	return &writer{s: s, f: f, dst: dst}, nil
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.wb.wrote(w.f, 0, n)
-	return n, err
-}
+func (w *writer) Write(p []byte) (int, error) { return w.wb.writeAt(w.f, 0, p) }
 
-// Commit makes the bytes durable and visible: fsync, rename, fsync the directory.
+// Commit makes the bytes durable and visible: fsync, rename, fsync the
+// directory (place).
 func (w *writer) Commit(context.Context) error {
 	if w.done {
 		return errors.New("local: writer already finished")
 	}
 	w.done = true
-	name := w.f.Name()
-	err := w.f.Sync()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	// A Delete tidying up empty directories may remove a parent between
-	// making it and the rename: make it again then.
-	for try := 0; err == nil && try < 3; try++ {
-		if err = w.s.makeDirs(filepath.Dir(w.dst)); err != nil {
-			break
-		}
-		if err = os.Rename(name, w.dst); !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(w.dst))
-	}
-	if err != nil {
-		os.Remove(name)
+	if err := w.s.place(w.f, w.f.Name(), w.dst); err != nil {
+		os.Remove(w.f.Name())
 		return fmt.Errorf("local: commit: %w", err)
 	}
 	return nil
@@ -194,43 +161,6 @@ func (w *writer) Abort() error {
 	w.done = true
 	w.f.Close()
 	return os.Remove(w.f.Name())
-}
-
-// makeDirs makes dir and any missing parents under the objects root, and
-// fsyncs the parent of each directory it made, so that a committed object's
-// path survives a crash, not only its last entry.
-func (s *Store) makeDirs(dir string) error {
-	var missing []string
-	for d := dir; d != s.objects && strings.HasPrefix(d, s.objects); d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for i := len(missing) - 1; i >= 0; i-- { // outermost first
-		if err := syncDir(filepath.Dir(missing[i])); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Open implements blob.Store.
@@ -274,7 +204,7 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("local: delete %s: %w", key, err)
 	}
-	prune(s.objects, filepath.Dir(p))
+	s.made.prune(s.objects, filepath.Dir(p))
 	return nil
 }
 

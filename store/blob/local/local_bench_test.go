@@ -22,9 +22,19 @@ func contentKey() string {
 	return "files/default/" + h[:2] + "/" + h + "/" + h[:16]
 }
 
-func put(b *testing.B, s *local.Store, data []byte) {
+// streamedKey is where a streamed upload's content lives: every one of a
+// tenant in one directory.
+func streamedKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "files/default/streamed/" + hex.EncodeToString(b)
+}
+
+func put(b *testing.B, s *local.Store, data []byte) { putAt(b, s, contentKey(), data) }
+
+func putAt(b *testing.B, s *local.Store, key string, data []byte) {
 	ctx := context.Background()
-	w, err := s.Create(ctx, contentKey())
+	w, err := s.Create(ctx, key)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,6 +74,25 @@ func BenchmarkCommit(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkCommitOneDirectory commits small objects into one directory
+// from 8 writers, as streamed uploads of one tenant do: their directory
+// syncs can be shared.
+func BenchmarkCommitOneDirectory(b *testing.B) {
+	s, err := local.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 4<<10)
+	rand.Read(data)
+	b.SetBytes(int64(len(data)))
+	b.SetParallelism(4) // 8 writers on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			putAt(b, s, streamedKey(), data)
+		}
+	})
 }
 
 func BenchmarkCreateAbort(b *testing.B) {

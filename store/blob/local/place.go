@@ -1,0 +1,148 @@
+package local
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// place makes f, written under the name src, the object at dst, durably:
+// f's bytes are synced before the rename, and dst's directory after it,
+// and so are the entries of the directories made on the way, so that a
+// committed object's path survives a crash, not only its last entry.
+// f's own fsync and the syncs of the new directories' parents run at the
+// same time, since neither needs the other; directories go through the
+// store's group commit (syncGroup). It closes f.
+//
+// A Delete tidying up empty directories may remove a parent between
+// making it and the rename: place makes it again then.
+func (s *Store) place(f *os.File, src, dst string) error {
+	dir := filepath.Dir(dst)
+	err := s.syncWithDirs(f, dir)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	for try := 0; err == nil; try++ {
+		err = os.Rename(src, dst)
+		if !errors.Is(err, fs.ErrNotExist) || try == 2 {
+			break
+		}
+		err = s.makeDirs(dir, s.unsynced(dir))
+	}
+	if err != nil {
+		return err
+	}
+	return s.syncs.sync(dir)
+}
+
+// syncWithDirs fsyncs f while dir and its parents are made durably.
+func (s *Store) syncWithDirs(f *os.File, dir string) error {
+	todo := s.unsynced(dir)
+	if len(todo) == 0 {
+		return s.syncFile(f)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.syncFile(f) }()
+	err := s.makeDirs(dir, todo)
+	return errors.Join(err, <-errc)
+}
+
+// unsynced returns the directories of dir's path under the objects root
+// whose entry in their parent may not be durable: those missing, and
+// those made by a commit that may still be syncing their parent.
+func (s *Store) unsynced(dir string) []string {
+	var todo []string
+	there := false // dir is there, and so are its parents
+	for d := dir; d != s.objects && strings.HasPrefix(d, s.objects); d = filepath.Dir(d) {
+		switch {
+		case s.made.has(d):
+			todo = append(todo, d)
+		case !there:
+			if _, err := os.Stat(d); err == nil {
+				there = true
+			} else {
+				todo = append(todo, d)
+			}
+		}
+	}
+	return todo
+}
+
+// makeDirs makes dir and its missing parents, and syncs the parent of each
+// of todo (from unsynced), all at once.
+func (s *Store) makeDirs(dir string, todo []string) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := s.made.mkdirs(dir, todo); err != nil {
+		return err
+	}
+	errs := make(chan error, len(todo))
+	for _, d := range todo {
+		go func() {
+			err := s.syncs.sync(filepath.Dir(d))
+			if err == nil {
+				s.made.synced(d)
+			}
+			errs <- err
+		}()
+	}
+	var err error
+	for range todo {
+		err = errors.Join(err, <-errs)
+	}
+	return err
+}
+
+// madeDirs are the directories made by this store whose entry in their
+// parent may not be durable yet: made, and their parent not synced since.
+// Such a directory is never removed (prune), so it is made once, and any
+// sync of its parent that begins after it is there makes its entry
+// durable. Another process sharing the directory cannot see them; its
+// commits rely on their own syncs.
+type madeDirs struct {
+	mu   sync.Mutex // held by prune from looking at a directory to removing it
+	dirs map[string]bool
+}
+
+func (m *madeDirs) has(dir string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dirs[dir]
+}
+
+// mkdirs makes dir and its parents, recording todo as made first: from
+// then on prune leaves them.
+func (m *madeDirs) mkdirs(dir string, todo []string) error {
+	m.mu.Lock()
+	if m.dirs == nil {
+		m.dirs = map[string]bool{}
+	}
+	for _, d := range todo {
+		m.dirs[d] = true
+	}
+	m.mu.Unlock()
+	return os.MkdirAll(dir, 0o700)
+}
+
+// synced records that dir's parent was synced after dir was made.
+func (m *madeDirs) synced(dir string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.dirs, dir)
+}
+
+// prune removes dir and its parents below root while they are empty,
+// leaving those whose entry a commit may still be syncing.
+func (m *madeDirs) prune(root, dir string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for ; dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if m.dirs[dir] || os.Remove(dir) != nil { // not empty, or already gone
+			return
+		}
+	}
+}

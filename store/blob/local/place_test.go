@@ -1,0 +1,192 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncLog stands in for the disk: it records what each fsync would have
+// made durable, the entries of a directory as its fsync began and the
+// files synced, and what had been made durable when a commit returned.
+type syncLog struct {
+	mu      sync.Mutex
+	durable map[string][]string // directory → entries seen by fsyncs of it that have returned
+	files   []os.FileInfo       // files synced while still at their temp name
+	fsyncs  map[string]int      // directory → fsyncs of it
+	early   []string            // files synced after they left their temp name
+}
+
+func newSyncLog(s *Store) *syncLog {
+	l := &syncLog{durable: map[string][]string{}, fsyncs: map[string]int{}}
+	s.syncs.fsync = func(dir string) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond) // a disk's flush: others arrive meanwhile
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.fsyncs[dir]++
+		for _, e := range entries {
+			l.durable[dir] = append(l.durable[dir], e.Name())
+		}
+		return nil
+	}
+	s.syncFile = func(f *os.File) error {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if at, err := os.Stat(f.Name()); err != nil || !os.SameFile(at, fi) {
+			l.early = append(l.early, f.Name())
+		}
+		l.files = append(l.files, fi)
+		return nil
+	}
+	return l
+}
+
+// holds reports whether the entry name of dir was durable.
+func (l *syncLog) holds(dir, name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.durable[dir], name)
+}
+
+func (l *syncLog) synced(fi os.FileInfo) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.files, func(s os.FileInfo) bool { return os.SameFile(s, fi) })
+}
+
+// checkDurable checks, as a commit of key returns, that its bytes, its
+// entry and the entry of every directory of its path were durable.
+func checkDurable(t *testing.T, s *Store, l *syncLog, key string) {
+	p, _ := s.path(key)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Errorf("%s: %v", key, err)
+		return
+	}
+	if !l.synced(fi) {
+		t.Errorf("Commit of %s returned before its file was synced", key)
+	}
+	for d := p; d != s.objects; d = filepath.Dir(d) {
+		if !l.holds(filepath.Dir(d), filepath.Base(d)) {
+			t.Errorf("Commit of %s returned before %s was durable in %s", key, filepath.Base(d), filepath.Dir(d))
+		}
+	}
+}
+
+func TestCommitReturnsOnlyOnceItsBytesAndEntriesAreDurable(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newSyncLog(s)
+	ctx := context.Background()
+	const n = 48
+	keys := make([]string, n)
+	for i := range keys {
+		switch i % 4 {
+		case 0: // one directory for them all: their fsyncs are shared
+			keys[i] = fmt.Sprintf("files/t/streamed/%02d", i)
+		default: // a few shards, a few contents in each, one new directory each time
+			keys[i] = fmt.Sprintf("files/t/s%d/c%d/%02d", i%3, i%6, i)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, key := range keys {
+		wg.Go(func() {
+			w, err := s.Create(ctx, key)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			w.Write([]byte(key))
+			if err := w.Commit(ctx); err != nil {
+				t.Errorf("Commit(%s): %v", key, err)
+				return
+			}
+			checkDurable(t, s, l, key)
+		})
+	}
+	wg.Wait()
+	if len(l.early) > 0 {
+		t.Errorf("files synced after their rename: %v", l.early)
+	}
+	streamed := filepath.Join(s.objects, "files", "t", "streamed")
+	if got := l.fsyncs[streamed]; got >= n/4 {
+		t.Errorf("%d commits into one directory, at once, made %d fsyncs of it: none shared", n/4, got)
+	}
+	if len(s.made.dirs) > 0 {
+		t.Errorf("directories still marked as not durable after every commit returned: %v", s.made.dirs)
+	}
+	t.Logf("%d commits: %d fsyncs of %s, %d directory fsyncs in all", n, l.fsyncs[streamed], streamed, sum(l.fsyncs))
+}
+
+func sum(m map[string]int) (n int) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// A Delete removes the directories it leaves empty, while other commits
+// make them again: every commit still lands, durably, and every object
+// not deleted stays.
+func TestCommitsRaceDeletesOfTheirDirectories(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newSyncLog(s)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				key := fmt.Sprintf("files/t/s%d/c%d/%d-%d", i%2, i%4, g, i)
+				w, err := s.Create(ctx, key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				w.Write([]byte(key))
+				if err := w.Commit(ctx); err != nil {
+					t.Errorf("Commit(%s): %v", key, err)
+					return
+				}
+				checkDurable(t, s, l, key)
+				if g%2 == 0 { // half of them go again at once, emptying directories
+					if err := s.Delete(ctx, key); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var left int
+	filepath.WalkDir(s.objects, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left++
+			if b, _ := os.ReadFile(p); !strings.HasSuffix(p, string(b)[strings.LastIndex(string(b), "/")+1:]) {
+				t.Errorf("%s holds %q", p, b)
+			}
+		}
+		return nil
+	})
+	if left != 4*20 {
+		t.Errorf("%d objects left, want %d (those not deleted)", left, 4*20)
+	}
+}
