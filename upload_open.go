@@ -135,14 +135,16 @@ func (s *FileService) sendOpen(ctx context.Context, file *os.File, base string, 
 			checked <- od.err
 			return
 		}
-		files, err := s.FindFiles(ctx, FindQuery{SourceHashes: []string{od.sum}})
+		// A find that fails costs only the early stop: completing finds
+		// content the server has all the same.
+		files, _ := s.FindFiles(ctx, FindQuery{SourceHashes: []string{od.sum}})
 		for _, f := range files {
-			if f.Status == StatusUploaded {
+			if f.Status == StatusUploaded && known == nil {
 				known = f
 				cancel(errKnownContent)
 			}
 		}
-		checked <- err
+		checked <- nil
 	}()
 
 	held := map[int]storedPart{}
@@ -172,12 +174,15 @@ func (s *FileService) sendOpen(ctx context.Context, file *os.File, base string, 
 		g.Go(func() error { return s.sendPart(gctx, file, urls, n, od.d, tr) })
 	}
 	err := g.Wait()
+	if err != nil {
+		cancel(err) // a part failed: stop hashing too (a cause set before, such as errKnownContent, stays)
+	}
 	cerr := <-checked
 	switch {
 	case known != nil:
 		return known, errKnownContent
-	case od.err != nil:
-		return nil, od.err
+	case od.err != nil && !errors.Is(od.err, context.Canceled):
+		return nil, od.err // the file could not be read, or changed
 	case err != nil:
 		return nil, err
 	case ctx.Err() != nil:

@@ -2,20 +2,22 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // openEnvs runs fn against the embedded default (parts through this
 // server) and S3 (parts straight to the store), each with the smallest
 // part size it takes.
-func openEnvs(t *testing.T, fn func(t *testing.T, e *testEnv, part int)) {
+func openEnvs(t *testing.T, fn func(t *testing.T, e *testEnv, part int), tweak ...func(*Config)) {
 	t.Run("embedded", func(t *testing.T) {
-		fn(t, newEnv(t, func(c *Config) { c.MinPartSize = 1024 }), 1024)
+		fn(t, newEnv(t, append([]func(*Config){func(c *Config) { c.MinPartSize = 1024 }}, tweak...)...), 1024)
 	})
 	t.Run("s3", func(t *testing.T) {
-		fn(t, newS3Env(t).testEnv, 5<<20)
+		fn(t, newS3Env(t, tweak...).testEnv, 5<<20)
 	})
 }
 
@@ -124,5 +126,52 @@ func TestOpenUploadIdsAreBoundToTheirFileAndTenant(t *testing.T) {
 	}
 	if r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "x", "sha256": hashOf(content)}); r.status/100 == 2 {
 		t.Errorf("complete after abort: %d %s, want a refusal", r.status, r.body)
+	}
+}
+
+func TestOpenUploadOutlivesTheOrphanSweep(t *testing.T) {
+	// An open upload has no record until it completes: the sweep of
+	// objects without records must leave it (its marker, on S3) alone.
+	openEnvs(t, func(t *testing.T, e *testEnv, part int) {
+		content := bytes.Repeat([]byte("swept? "), part/7+99)
+		id, base := openParts(t, e, content, part)
+		time.Sleep(10 * time.Millisecond)
+		if _, err := e.srv.core.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.call("GET", "/api/v0/file/"+id+"/multipart", keyA, nil); r.status != http.StatusOK {
+			t.Fatalf("the open upload after a sweep: %d %s", r.status, r.body)
+		}
+		if r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "kept.bin", "sha256": hashOf(content)}); r.status != http.StatusOK || r.Status != "uploaded" {
+			t.Errorf("complete after a sweep: %d %s", r.status, r.body)
+		}
+	}, func(c *Config) { c.OrphanGrace = time.Nanosecond })
+}
+
+func TestOpenUploadCompleteWithPartsMissingRecordsNothing(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MinPartSize = 1024 })
+	content := bytes.Repeat([]byte("y"), 3000)
+	r := e.call("POST", "/api/v0/file/multipart", keyA, map[string]int{"size": len(content), "partSize": 1024})
+	var up struct{ UploadID, FileID string }
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &up) != nil {
+		t.Fatalf("open: %d %s", r.status, r.body)
+	}
+	base := "/api/v0/file/" + up.FileID + "/multipart/" + up.UploadID
+	if r := e.call("POST", base+"/complete", keyA, map[string]string{"name": "x", "sha256": hashOf(content)}); r.status != http.StatusBadRequest || r.Code != "parts_missing" {
+		t.Fatalf("complete before any part: %d %s, want 400 parts_missing", r.status, r.body)
+	}
+	if r := e.call("GET", "/api/v0/file/"+up.FileID, keyA, nil); r.status != http.StatusNotFound {
+		t.Errorf("the file after a complete that could not finish: %d %s, want 404: no record", r.status, r.body)
+	}
+}
+
+func TestOpenUploadsCountAgainstTheFilesQuota(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MinPartSize, c.QuotaFiles = 1024, 2 })
+	content := bytes.Repeat([]byte("z"), 3000)
+	openParts(t, e, content, 1024)
+	openParts(t, e, append(content, 'x'), 1024) // a second open upload with parts: the quota is full
+	r := e.call("POST", "/api/v0/file/multipart", keyA, map[string]int{"size": 5000, "partSize": 1024})
+	if r.status != http.StatusInsufficientStorage || r.Code != "quota_exceeded" {
+		t.Errorf("a third open upload at a quota of 2 files: %d %s, want 507 quota_exceeded", r.status, r.body)
 	}
 }

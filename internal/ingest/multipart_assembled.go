@@ -136,3 +136,16 @@ func (p assembledParts) drop(ctx context.Context, prefix string, before time.Tim
 	}
 	return len(ids), errors.Join(errs...)
 }
+
+// openUploads counts the tenant's assemblies of open uploads: an open
+// upload has one from its first part.
+func (p assembledParts) openUploads(ctx context.Context, tenant string) (int, error) {
+	n := 0
+	err := p.a.ListAssemblies(ctx, keys.PartsPrefix+tenant+"/", func(i blob.Info) error {
+		if strings.HasPrefix(i.Key[strings.LastIndexByte(i.Key, '/')+1:], "o") {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

@@ -245,3 +245,16 @@ func (d directParts) sweep(ctx context.Context, before time.Time) (int, error) {
 	}
 	return len(stale), err
 }
+
+// openUploads counts the tenant's markers of open uploads: one per upload
+// begun and not yet completed or aborted.
+func (d directParts) openUploads(ctx context.Context, tenant string) (int, error) {
+	n := 0
+	err := d.c.blobs.List(ctx, keys.MultipartPrefix+tenant+"/", func(i blob.Info) error {
+		if keys.OpenMarker(i.Key) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

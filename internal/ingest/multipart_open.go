@@ -26,6 +26,7 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
+	"github.com/perseus-go/perseus/store/blob"
 	"github.com/perseus-go/perseus/store/meta"
 )
 
@@ -56,7 +57,7 @@ func (c *Core) OpenMultipart(ctx context.Context, tenant string, size, partSize 
 	if has {
 		return Upload{}, failf(ErrHashFirst, "you have an uploaded file of %d bytes, so this content may be there already: hash the file and create it (POST /api/v0/file), which sends nothing the server has", size)
 	}
-	if err := c.roomFor(ctx, tenant, true, size); err != nil {
+	if err := c.roomForOpen(ctx, tenant, size); err != nil {
 		return Upload{}, err
 	}
 	rec := openRecord(tenant, uuid.Must(uuid.NewV7()).String())
@@ -111,26 +112,99 @@ func (c *Core) CompleteOpen(ctx context.Context, tenant, id, upload, name, sha25
 	if !ok {
 		return o, false, failf(ErrInvalidHash, "sha256 %q is not a SHA-256 (64 hexadecimal characters): complete an open upload with the hash of the whole file", sha256)
 	}
-	if _, found, err := c.parts.session(ctx, o, tok); err != nil {
+	if f, ok, err := c.uploadedWith(ctx, tenant, hash); err != nil || ok {
+		if ok {
+			c.discardOpen(ctx, tenant, id, upload)
+		}
+		return f, ok, err
+	}
+	sess, found, err := c.parts.session(ctx, o, tok)
+	if err != nil {
 		return o, false, c.unavailable(ctx, "find_multipart", id, err, "could not find the upload: a storage backend is unavailable; complete again later")
-	} else if !found {
+	}
+	if !found {
 		return o, false, ErrUploadNotFound
 	}
+	// Every part must be there before the record is made: a complete that
+	// cannot finish must leave no pending record behind.
+	if err := c.allStored(ctx, o, sess); err != nil {
+		return o, false, err
+	}
 	if err := c.roomForRecord(ctx, tenant, hash); err != nil {
+		return o, false, err
+	}
+	if err := c.roomFor(ctx, tenant, false, tok.size); err != nil {
 		return o, false, err
 	}
 	got, created, err := c.meta.Claim(ctx, meta.File{ID: id, Tenant: tenant, Name: name, SourceHash: hash, Kind: meta.KindStreamed, CreatedAt: now()})
 	switch {
 	case err != nil:
 		return o, false, err
-	case created:
+	case created, got.ID == id: // ours, or made by a complete of this upload under way
 		f, err := c.CompleteMultipart(ctx, tenant, id, upload, listed)
 		return f, false, err
-	case got.Status == meta.StatusUploaded:
-		if err := c.AbortMultipart(context.WithoutCancel(ctx), tenant, id, upload); err != nil {
-			c.cfg.Logger.WarnContext(ctx, "discard an open upload of known content; the sweeper will", "id", id, "err", err)
-		}
+	case got.Status == meta.StatusUploaded: // uploaded meanwhile
+		c.discardOpen(ctx, tenant, id, upload)
 		return got, true, nil
 	}
 	return got, false, failf(ErrContentPending, "file %s, pending, has this content: create the file (POST /api/v0/file with this sha256) and send the content to it, or complete this upload again once that file is settled", got.ID)
+}
+
+// uploadedWith returns tenant's uploaded file with content hash, if any.
+func (c *Core) uploadedWith(ctx context.Context, tenant, hash string) (meta.File, bool, error) {
+	have, err := c.meta.Find(ctx, tenant, nil, []string{hash})
+	for _, f := range have {
+		if f.Status == meta.StatusUploaded {
+			return f, true, nil
+		}
+	}
+	return meta.File{}, false, err
+}
+
+// discardOpen aborts an open upload whose content turned out to be there;
+// if that fails, the sweeper removes it.
+func (c *Core) discardOpen(ctx context.Context, tenant, id, upload string) {
+	if err := c.AbortMultipart(context.WithoutCancel(ctx), tenant, id, upload); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "discard an open upload of known content; the sweeper will", "id", id, "err", err)
+	}
+}
+
+// allStored fails with ErrPartsMissing unless every part of upload sess
+// of rec is stored with its planned size.
+func (c *Core) allStored(ctx context.Context, rec meta.File, sess session) error {
+	stored, err := c.parts.parts(ctx, rec, sess)
+	if err != nil && !errors.Is(err, blob.ErrNotFound) {
+		return c.unavailable(ctx, "list_parts", rec.ID, err, "could not list the parts: a storage backend is unavailable; complete again later")
+	}
+	have := map[int]bool{}
+	for _, p := range stored {
+		if p.Number >= 1 && p.Number <= sess.tok.count() && p.Size == sess.tok.partLen(p.Number) {
+			have[p.Number] = true
+		}
+	}
+	if n := sess.tok.count(); len(have) < n {
+		return failf(ErrPartsMissing, "%d of %d parts are not stored; upload them and complete again", n-len(have), n)
+	}
+	return nil
+}
+
+// roomForOpen is roomFor a new file of size bytes, for one more open
+// upload: the tenant's open uploads count as files against its quota, as
+// pending records do, so that uploads without records cannot get round it.
+func (c *Core) roomForOpen(ctx context.Context, tenant string, size int64) error {
+	if c.cfg.QuotaFiles <= 0 && c.cfg.QuotaBytes <= 0 {
+		return nil
+	}
+	u, err := c.meta.Usage(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if c.cfg.QuotaFiles > 0 {
+		n, err := c.parts.openUploads(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		u.Files += int64(n)
+	}
+	return c.fits(u, true, size)
 }

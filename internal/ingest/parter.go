@@ -75,4 +75,7 @@ type parter interface {
 	sweep(ctx context.Context, before time.Time) (int, error)
 	// chained reports whether parts may be chained (PartRef.From).
 	chained() bool
+	// openUploads counts tenant's open uploads (multipart_open.go) that
+	// hold something in the store.
+	openUploads(ctx context.Context, tenant string) (int, error)
 }

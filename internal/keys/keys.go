@@ -79,6 +79,12 @@ func RecordOf(key string) string {
 	return ""
 }
 
+// OpenMarker reports whether key is the marker of an open upload (one
+// begun before its file had a record): its uploadId starts with "o".
+func OpenMarker(key string) bool {
+	return strings.HasPrefix(key, MultipartPrefix) && strings.HasPrefix(key[strings.LastIndexByte(key, '/')+1:], "o")
+}
+
 // Staged returns the tenant and file id of a staging key.
 func Staged(key string) (tenant, id string, err error) {
 	parts := strings.Split(strings.TrimPrefix(key, StagingPrefix), "/")

@@ -52,3 +52,16 @@ func TestEveryKeyBelongsToItsRecord(t *testing.T) {
 		t.Error("Staged accepted a key without its nonce")
 	}
 }
+
+func TestOpenMarker(t *testing.T) {
+	for key, want := range map[string]bool{
+		"multipart/t/0190f5c2-7b1e-7cc3-9a52-3f1d2e4b5a69/o10-4-0123": true,
+		"multipart/t/0190f5c2-7b1e-7cc3-9a52-3f1d2e4b5a69/10-4-0123":  false,
+		"files/t/streamed/o10": false,
+		"staging/t/id/o1":      false,
+	} {
+		if got := OpenMarker(key); got != want {
+			t.Errorf("OpenMarker(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

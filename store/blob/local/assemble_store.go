@@ -87,7 +87,8 @@ func (s *Store) CommitAssembly(_ context.Context, id, key string) error {
 		return fmt.Errorf("local: commit assembly %s to %s: %w", id, key, err)
 	}
 	if err := s.place(f, mine, dst); err != nil {
-		if _, serr := os.Stat(mine); errors.Is(serr, fs.ErrNotExist) {
+		var placed placedError
+		if _, serr := os.Stat(mine); !errors.As(err, &placed) && errors.Is(serr, fs.ErrNotExist) {
 			return mapErr(id, serr) // deleted meanwhile
 		}
 		return fmt.Errorf("local: commit assembly %s to %s: %w", id, key, err)

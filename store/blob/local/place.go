@@ -35,8 +35,19 @@ func (s *Store) place(f *os.File, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return s.syncs.sync(dir)
+	if err := s.syncs.sync(dir); err != nil {
+		return placedError{err}
+	}
+	return nil
 }
+
+// placedError is place's error once src was renamed to dst: dst's
+// directory could not be synced, so dst is there but may not be durable.
+// src is gone then, which is no sign that anyone removed it.
+type placedError struct{ err error }
+
+func (e placedError) Error() string { return "sync directory: " + e.err.Error() }
+func (e placedError) Unwrap() error { return e.err }
 
 // syncWithDirs fsyncs f while dir and its parents are made durably.
 func (s *Store) syncWithDirs(f *os.File, dir string) error {
@@ -57,15 +68,19 @@ func (s *Store) unsynced(dir string) []string {
 	var todo []string
 	there := false // dir is there, and so are its parents
 	for d := dir; d != s.objects && strings.HasPrefix(d, s.objects); d = filepath.Dir(d) {
-		switch {
-		case s.made.has(d):
-			todo = append(todo, d)
-		case !there:
-			if _, err := os.Stat(d); err == nil {
-				there = true
-			} else {
+		// Stat before made.has: a directory is recorded in made before it
+		// is made, so one seen there is seen in made too, unless its maker
+		// has synced it since. The other order could miss a directory made
+		// between the two looks, and take it for durable.
+		if !there {
+			if _, err := os.Stat(d); err != nil {
 				todo = append(todo, d)
+				continue
 			}
+			there = true
+		}
+		if s.made.has(d) {
+			todo = append(todo, d)
 		}
 	}
 	return todo
