@@ -219,6 +219,9 @@ func (s *FileService) completeOpen(ctx context.Context, file *os.File, base, id 
 					todo = append(todo, n)
 				}
 			}
+			for _, n := range todo {
+				tr.add(-d.partLen(n)) // counted when they went the first time
+			}
 			if err := s.sendParts(ctx, file, base, d, todo, cfg.parallel, tr); err != nil {
 				return nil, err
 			}
