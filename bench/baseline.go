@@ -133,13 +133,22 @@ func hashThenCopy(path, work string) (total, hash time.Duration, err error) {
 
 // hashAll hashes every file with Go's SHA-256 on one goroutine per CPU.
 func hashAll(paths []string) error {
+	return eachAtOnce(paths, runtime.NumCPU(), func(p string) error {
+		_, err := goSHA256(p)
+		return err
+	})
+}
+
+// eachAtOnce calls fn for every path, n at once, and returns the first
+// error (the others still run).
+func eachAtOnce(paths []string, n int, fn func(path string) error) error {
 	next := make(chan string)
 	errs := make(chan error, len(paths))
 	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
+	for range n {
 		wg.Go(func() {
 			for p := range next {
-				if _, err := goSHA256(p); err != nil {
+				if err := fn(p); err != nil {
 					errs <- err
 				}
 			}

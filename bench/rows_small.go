@@ -109,25 +109,12 @@ func rowSmallFiles(ctx context.Context, e *env, t *table) error {
 // once: hash, create, PUT the bytes to the uploadUrl, then find by id.
 func pyProtocol(ctx context.Context, host, dir string, paths []string, n int) error {
 	hc := httpClient(n)
-	next := make(chan string)
-	errs := make(chan error, len(paths))
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for p := range next {
-				if err := pyUpload(ctx, hc, host, dir, p); err != nil {
-					errs <- fmt.Errorf("%s: %w", p, err)
-				}
-			}
-		})
-	}
-	for _, p := range paths {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return eachAtOnce(paths, n, func(p string) error {
+		if err := pyUpload(ctx, hc, host, dir, p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	})
 }
 
 // apiFile is the part of the contract's File that pyUpload reads.

@@ -115,17 +115,27 @@ func writeUpload(w http.ResponseWriter, status int, u ingest.Upload) {
 	writeJSON(w, status, res)
 }
 
-func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
+// decodePlan reads a multipart plan, {"size": S, "partSize": P}, both
+// required; on false it has answered.
+func decodePlan(w http.ResponseWriter, r *http.Request) (size, partSize int64, ok bool) {
 	var req multipartRequest
 	if e := decode(w, r, &req); e != nil {
 		writeError(w, e)
-		return
+		return 0, 0, false
 	}
 	if req.Size == nil || req.PartSize == nil {
 		writeError(w, ErrInvalidPartSize.With("size and partSize are required: %s", ErrInvalidPartSize.Message))
+		return 0, 0, false
+	}
+	return *req.Size, *req.PartSize, true
+}
+
+func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
+	size, partSize, ok := decodePlan(w, r)
+	if !ok {
 		return
 	}
-	u, created, err := s.core.StartMultipart(r.Context(), tenantOf(r), r.PathValue("id"), *req.Size, *req.PartSize)
+	u, created, err := s.core.StartMultipart(r.Context(), tenantOf(r), r.PathValue("id"), size, partSize)
 	if err != nil {
 		s.fail(w, r, "multipart start", err)
 		return
@@ -140,16 +150,11 @@ func (s *Server) handleMultipartStart(w http.ResponseWriter, r *http.Request) {
 // handleMultipartOpen begins an open upload: parts of a new file sent
 // before its hash is known (ingest.Core.OpenMultipart).
 func (s *Server) handleMultipartOpen(w http.ResponseWriter, r *http.Request) {
-	var req multipartRequest
-	if e := decode(w, r, &req); e != nil {
-		writeError(w, e)
+	size, partSize, ok := decodePlan(w, r)
+	if !ok {
 		return
 	}
-	if req.Size == nil || req.PartSize == nil {
-		writeError(w, ErrInvalidPartSize.With("size and partSize are required: %s", ErrInvalidPartSize.Message))
-		return
-	}
-	u, err := s.core.OpenMultipart(r.Context(), tenantOf(r), *req.Size, *req.PartSize)
+	u, err := s.core.OpenMultipart(r.Context(), tenantOf(r), size, partSize)
 	if err != nil {
 		s.fail(w, r, "multipart open", err)
 		return

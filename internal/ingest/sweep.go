@@ -75,8 +75,8 @@ func (c *Core) sweepOrphans(ctx context.Context, before time.Time) (int, error) 
 				return nil
 			}
 			id := keys.RecordOf(i.Key)
-			if id == "" || keys.OpenMarker(i.Key) {
-				return nil // an open upload's marker: its record comes at complete; SweepMultipart ages it out
+			if id == "" { // none of a record's, or an open upload's marker, which SweepMultipart ages out
+				return nil
 			}
 			ok, err := c.meta.Exists(ctx, id)
 			if err != nil {

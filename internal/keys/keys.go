@@ -62,8 +62,10 @@ func PartsDir(tenant, id string) string { return PartsPrefix + tenant + "/" + id
 // Assembly names the assembly of one multipart upload through the server.
 func Assembly(rec meta.File, upload string) string { return PartsDir(rec.Tenant, rec.ID) + upload }
 
-// RecordOf returns the file id a content, staging, multipart marker or
-// assembly key belongs to, or "" for a key of none of those shapes.
+// RecordOf returns the file id a content, staging or multipart marker key
+// belongs to, or "" for a key of none of those shapes, and for the marker
+// of an open upload (OpenMarker), which belongs to no record until it
+// completes: the sweeper takes keys of missing records for orphans.
 func RecordOf(key string) string {
 	parts := strings.Split(key, "/")
 	switch {
@@ -73,7 +75,7 @@ func RecordOf(key string) string {
 		return parts[3]
 	case parts[0]+"/" == StagingPrefix && len(parts) >= 4:
 		return parts[2]
-	case parts[0]+"/" == MultipartPrefix && len(parts) == 4:
+	case parts[0]+"/" == MultipartPrefix && len(parts) == 4 && !strings.HasPrefix(parts[3], "o"):
 		return parts[2]
 	}
 	return ""
@@ -82,7 +84,8 @@ func RecordOf(key string) string {
 // OpenMarker reports whether key is the marker of an open upload (one
 // begun before its file had a record): its uploadId starts with "o".
 func OpenMarker(key string) bool {
-	return strings.HasPrefix(key, MultipartPrefix) && strings.HasPrefix(key[strings.LastIndexByte(key, '/')+1:], "o")
+	parts := strings.Split(key, "/")
+	return parts[0]+"/" == MultipartPrefix && len(parts) == 4 && strings.HasPrefix(parts[3], "o")
 }
 
 // Staged returns the tenant and file id of a staging key.

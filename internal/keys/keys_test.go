@@ -40,7 +40,7 @@ func TestEveryKeyBelongsToItsRecord(t *testing.T) {
 			t.Errorf("RecordOf(%s) = %q, want id-1", k, got)
 		}
 	}
-	for _, k := range []string{"files/t1/x", "other/t1/id-1/x", "multipart/t1/id-1", ""} {
+	for _, k := range []string{"files/t1/x", "other/t1/id-1/x", "multipart/t1/id-1", Multipart("t1", "id-1", "o1-1-x"), ""} {
 		if got := RecordOf(k); got != "" {
 			t.Errorf("RecordOf(%s) = %q, want none", k, got)
 		}

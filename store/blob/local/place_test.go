@@ -93,7 +93,6 @@ func TestCommitReturnsOnlyOnceItsBytesAndEntriesAreDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newSyncLog(s)
-	ctx := context.Background()
 	const n = 48
 	keys := make([]string, n)
 	for i := range keys {
@@ -106,19 +105,7 @@ func TestCommitReturnsOnlyOnceItsBytesAndEntriesAreDurable(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for _, key := range keys {
-		wg.Go(func() {
-			w, err := s.Create(ctx, key)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			w.Write([]byte(key))
-			if err := w.Commit(ctx); err != nil {
-				t.Errorf("Commit(%s): %v", key, err)
-				return
-			}
-			checkDurable(t, s, l, key)
-		})
+		wg.Go(func() { commitDurably(t, s, l, key) })
 	}
 	wg.Wait()
 	if len(l.early) > 0 {
@@ -132,6 +119,23 @@ func TestCommitReturnsOnlyOnceItsBytesAndEntriesAreDurable(t *testing.T) {
 		t.Errorf("directories still marked as not durable after every commit returned: %v", s.made.dirs)
 	}
 	t.Logf("%d commits: %d fsyncs of %s, %d directory fsyncs in all", n, l.fsyncs[streamed], streamed, sum(l.fsyncs))
+}
+
+// commitDurably writes key (its own name as its bytes), commits it and
+// checks that the commit made it durable; false if it could not.
+func commitDurably(t *testing.T, s *Store, l *syncLog, key string) bool {
+	w, err := s.Create(context.Background(), key)
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	w.Write([]byte(key))
+	if err := w.Commit(context.Background()); err != nil {
+		t.Errorf("Commit(%s): %v", key, err)
+		return false
+	}
+	checkDurable(t, s, l, key)
+	return true
 }
 
 func sum(m map[string]int) (n int) {
@@ -156,17 +160,9 @@ func TestCommitsRaceDeletesOfTheirDirectories(t *testing.T) {
 		wg.Go(func() {
 			for i := range 20 {
 				key := fmt.Sprintf("files/t/s%d/c%d/%d-%d", i%2, i%4, g, i)
-				w, err := s.Create(ctx, key)
-				if err != nil {
-					t.Error(err)
+				if !commitDurably(t, s, l, key) {
 					return
 				}
-				w.Write([]byte(key))
-				if err := w.Commit(ctx); err != nil {
-					t.Errorf("Commit(%s): %v", key, err)
-					return
-				}
-				checkDurable(t, s, l, key)
 				if g%2 == 0 { // half of them go again at once, emptying directories
 					if err := s.Delete(ctx, key); err != nil {
 						t.Error(err)
