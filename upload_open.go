@@ -124,9 +124,10 @@ func (s *FileService) sendOpen(ctx context.Context, file *os.File, base string, 
 	var known *File // the uploaded file with this content, if any
 	checked := make(chan error, 1)
 	go func() {
-		select {
-		case <-od.whole:
-		case <-ctx.Done():
+		// Wait for run to end even when ctx is done (it ends soon after),
+		// so that nothing here reads od.err while run may still set it.
+		<-od.whole
+		if ctx.Err() != nil {
 			checked <- context.Cause(ctx)
 			return
 		}
