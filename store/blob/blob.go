@@ -195,3 +195,48 @@ type Assembler interface {
 	// last written to.
 	ListAssemblies(ctx context.Context, prefix string, fn func(Info) error) error
 }
+
+// Appender is implemented by stores that take one object's bytes in
+// order, over many writes and across restarts (a tus upload): an
+// appendable, named by an id of its own outside the object namespace,
+// holds the bytes appended so far and a small state its owner keeps with
+// them, and is committed to be the object under a key once it is whole.
+//
+// The state is committed with the bytes, at once: after a Commit that
+// returns nil, Appended reports both; after any failure (or a crash) it
+// reports what the last successful Commit made durable, and the next
+// Append continues from there, writing over whatever a failed one left.
+// Only one writer appends to an id at a time (the caller locks); a second
+// Append of the same id while a writer is open is not defined.
+type Appender interface {
+	// Append starts writing the bytes of appendable id from off, which
+	// must be what Appended reports (0 for a new id, which Commit
+	// creates). size is the whole object's size, for a store that lays it
+	// out by it; the bytes written must not go past it.
+	Append(ctx context.Context, id string, off, size int64) (AppendWriter, error)
+	// Appended returns how many bytes of id are durably held and the
+	// state committed with them, or ErrNotFound when id has none.
+	Appended(ctx context.Context, id string) (n int64, state []byte, err error)
+	// CommitAppended makes id's bytes the object under key, durably
+	// (replacing any), and replaces its state with state. id stays, with
+	// its size and that state but no bytes to append to, until
+	// DeleteAppended. An unknown id is ErrNotFound.
+	CommitAppended(ctx context.Context, id, key string, state []byte) error
+	// DeleteAppended discards id, its bytes and its state; an unknown id is
+	// not an error.
+	DeleteAppended(ctx context.Context, id string) error
+	// ListAppended calls fn for every appendable whose id starts with
+	// prefix: Key is its id, Size the bytes it holds, ModTime when it was
+	// last committed.
+	ListAppended(ctx context.Context, prefix string, fn func(Info) error) error
+}
+
+// AppendWriter receives bytes for an appendable (Appender.Append).
+// Nothing written counts until Commit returns nil: then the bytes and
+// state are durable together, and Appended reports them. Abort discards
+// what was written since Append.
+type AppendWriter interface {
+	io.Writer
+	Commit(ctx context.Context, state []byte) error
+	Abort() error
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"AssemblerWhenSupported", testAssembler},
 		{"ChainedPartsWhenAssembler", testChainedParts},
 		{"SizedWhenSupported", testSized},
+		{"AppenderWhenSupported", testAppender},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
