@@ -6,13 +6,17 @@
 //	├── tmp/            writes in progress (removed on Abort, renamed on Commit; emptied by Open)
 //	├── objects/
 //	│   └── <key>       one file per key; keys are slash-separated paths
-//	└── assemblies/
-//	    └── <id>/       one object being assembled from parts (blob.Assembler)
-//	        ├── data                      sparse, the object's size; each part written at its offset
-//	        ├── <nnnnn>-<size>-<sha256>   marker: part n, size bytes hashing to sha256, is durable in data
-//	        │                             (it holds a token of the write that made it; see assemble_hash.go)
-//	        ├── lock-<nnnnn>              empty: every writer of part n holds it locked (flock) shared
-//	        └── sealed                    empty: the assembly is being completed; no more parts
+//	├── assemblies/
+//	│   └── <id>/       one object being assembled from parts (blob.Assembler)
+//	│       ├── data                      sparse, the object's size; each part written at its offset
+//	│       ├── <nnnnn>-<size>-<sha256>   marker: part n, size bytes hashing to sha256, is durable in data
+//	│       │                             (it holds a token of the write that made it; see assemble_hash.go)
+//	│       ├── lock-<nnnnn>              empty: every writer of part n holds it locked (flock) shared
+//	│       └── sealed                    empty: the assembly is being completed; no more parts
+//	└── appends/
+//	    └── <id>/       one object taken in order over many writes (blob.Appender; append.go)
+//	        ├── data    the bytes appended so far (past the count, what a failed append left)
+//	        └── state   the bytes committed, the owner's state with them; replaced whole by each commit
 //
 // A Commit writes to a temp file in tmp/, fsyncs it, renames it into place and
 // fsyncs the destination directory, so a committed object survives a crash;
@@ -22,6 +26,10 @@
 // directory fsynced, only after data was fsynced with the part's bytes in
 // it, so a marker always speaks for durable bytes. CommitAssembly fsyncs
 // data, renames it to its key and fsyncs that directory, as Commit does.
+// An appendable's Commit fsyncs data, then replaces state as Commit places
+// an object (temp file, fsync, rename, fsync of the directory), so that
+// state only ever counts durable bytes; CommitAppended moves data to its
+// key as Commit does.
 package local
 
 import (
@@ -45,6 +53,7 @@ type Store struct {
 	objects    string
 	tmp        string
 	assemblies string
+	appends    string
 
 	mu   sync.Mutex
 	live map[string]*live // by assembly directory
@@ -59,6 +68,7 @@ var (
 	_ blob.Store     = (*Store)(nil)
 	_ blob.Copier    = (*Store)(nil)
 	_ blob.Assembler = (*Store)(nil)
+	_ blob.Appender  = (*Store)(nil)
 )
 
 // Open returns the store rooted at dir, creating it if needed. Temp files
@@ -66,12 +76,12 @@ var (
 // may belong to another process sharing the directory and are left alone.
 func Open(dir string) (*Store, error) {
 	s := &Store{objects: filepath.Join(dir, "objects"), tmp: filepath.Join(dir, "tmp"),
-		assemblies: filepath.Join(dir, "assemblies"), live: map[string]*live{},
+		assemblies: filepath.Join(dir, "assemblies"), appends: filepath.Join(dir, "appends"), live: map[string]*live{},
 		syncs: newSyncGroup(), syncFile: (*os.File).Sync}
 	if err := removeStale(s.tmp, staleTemp); err != nil {
 		return nil, fmt.Errorf("local: clean %s: %w", s.tmp, err)
 	}
-	for _, d := range []string{s.objects, s.tmp, s.assemblies} {
+	for _, d := range []string{s.objects, s.tmp, s.assemblies, s.appends} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("local: %w", err)
 		}

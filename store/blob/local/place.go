@@ -18,7 +18,9 @@ import (
 // store's group commit (syncGroup). It closes f.
 //
 // A Delete tidying up empty directories may remove a parent between
-// making it and the rename: place makes it again then.
+// making it and the rename: place makes it again then. Outside objects/
+// (an appendable's state: writeState) it makes no directories: dst's
+// must be there.
 func (s *Store) place(f *os.File, src, dst string) error {
 	dir := filepath.Dir(dst)
 	err := s.syncWithDirs(f, dir)

@@ -20,7 +20,7 @@ func (s *Store) Copy(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return wrap("copy", src+" to "+dst+": head", err)
 	}
-	source := (&url.URL{Path: s.bucket + "/" + s.prefix + src}).EscapedPath()
+	source := s.copySource(src)
 	size := aws.ToInt64(head.ContentLength)
 	if size <= s.copyLimit {
 		_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
@@ -31,6 +31,11 @@ func (s *Store) Copy(ctx context.Context, src, dst string) error {
 		return nil
 	}
 	return s.copyMultipart(ctx, source, size, src, dst)
+}
+
+// copySource is the CopySource of a copy from key.
+func (s *Store) copySource(key string) string {
+	return (&url.URL{Path: s.bucket + "/" + s.prefix + key}).EscapedPath()
 }
 
 // copyMultipart copies size bytes from source to dst with UploadPartCopy,

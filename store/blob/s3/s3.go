@@ -22,7 +22,9 @@ import (
 )
 
 // Store is a blob.Store, blob.Presigner and blob.Copier over one S3 bucket,
-// optionally namespaced under a key prefix. It is safe for concurrent use.
+// optionally namespaced under a key prefix; also a blob.Multiparter,
+// blob.SizedCreator and blob.Appender, whose appendables it keeps under
+// "~appends/" in that prefix. It is safe for concurrent use.
 type Store struct {
 	client  *s3.Client
 	presign *s3.PresignClient

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"KeysLifecycle", testKeys},
 		{"OddIDsAreSimplyNotFound", testOddIDs},
 		{"KindIsKeptAsClaimed", testKind},
+		{"LockerWhenSupported", testLockerInOneStore},
 		{"Ping", func(t *testing.T, s meta.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)

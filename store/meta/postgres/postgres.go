@@ -21,7 +21,10 @@ import (
 // Store is a meta.Store kept in PostgreSQL. It is safe for concurrent use,
 // including by several processes sharing one database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	listen   *listener // Watch's and the locks' LISTEN connection
+	watchers watchers
+	locks    locks
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -44,7 +47,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return newStore(pool), nil
+}
+
+// newStore returns the store over pool, its listener not yet started.
+func newStore(pool *pgxpool.Pool) *Store {
+	s := &Store{pool: pool, locks: locks{meta: pool}}
+	s.listen = newListener(pool.Config().ConnConfig, map[string]func(string){
+		channel:        s.watchers.publish,
+		releaseChannel: s.locks.requested,
+	})
+	return s
 }
 
 // poolConfig reads the URL into the pool's settings, with this store's
@@ -337,8 +350,12 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 // Ping implements meta.Store: it checks that a connection can be had and answers.
 func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.pool.Ping(ctx)) }
 
-// Close implements meta.Store; it waits for connections in use to be returned.
+// Close implements meta.Store; it waits for connections in use to be
+// returned. Locks still held are released (their sessions closed) and
+// their holders asked to let go; Watch calls return.
 func (s *Store) Close() error {
+	s.locks.close()
+	s.listen.close()
 	s.pool.Close()
 	return nil
 }

@@ -74,6 +74,15 @@ func TestPostgres(t *testing.T) {
 			return open(t, freshSchema(t, base, admin))
 		})
 	})
+	t.Run("LockerAcrossReplicas", func(t *testing.T) {
+		metatest.RunLocker(t, func(t *testing.T) (meta.Store, meta.Store) {
+			u := freshSchema(t, base, admin)
+			return open(t, u), open(t, u)
+		})
+	})
+	t.Run("LockFreedWhenHolderDies", func(t *testing.T) { testLockFreedWhenHolderDies(t, base, admin) })
+	t.Run("CloseFreesLocks", func(t *testing.T) { testCloseFreesLocks(t, base, admin) })
+	t.Run("LockAskSurvivesListenerLoss", func(t *testing.T) { testLockAskSurvivesListenerLoss(t, base, admin) })
 	t.Run("TablesStayInSearchPath", func(t *testing.T) { testSearchPath(t, base, admin) })
 	t.Run("ConcurrentOpen", func(t *testing.T) { testConcurrentOpen(t, base, admin) })
 	t.Run("RecoversFromLostConnections", func(t *testing.T) { testRecovers(t, base, admin) })

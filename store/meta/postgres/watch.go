@@ -3,8 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
+	"sync"
 
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -16,22 +15,50 @@ var _ meta.Watcher = (*Store)(nil)
 // only if) the change commits.
 const channel = "perseus_file_status"
 
-// Watch implements meta.Watcher with LISTEN on a connection of its own,
-// outside the pool.
+// Watch implements meta.Watcher on the store's listening connection (see
+// listener), which the locks share. It returns when ctx ends or when that
+// connection fails (or cannot be made); the listener connects again by
+// itself, and a Watch called after a failure waits for that connection.
 func (s *Store) Watch(ctx context.Context, fn func(id string)) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return fmt.Errorf("postgres: watch: %w", err)
+	defer s.watchers.add(fn)()
+	sess := s.listen.current()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("postgres: watch: %w", ctx.Err())
+	case <-sess.lost:
+		return fmt.Errorf("postgres: watch: %w", sess.err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return fmt.Errorf("postgres: watch: %w", err)
+}
+
+// watchers are the functions of the Watch calls under way.
+type watchers struct {
+	mu   sync.Mutex // held while fns are called, so none is called after its Watch returned
+	next int
+	fns  map[int]func(string)
+}
+
+// add adds fn and returns the function that removes it.
+func (w *watchers) add(fn func(string)) (remove func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fns == nil {
+		w.fns = make(map[int]func(string))
 	}
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return fmt.Errorf("postgres: watch: %w", err)
-		}
-		fn(n.Payload)
+	id := w.next
+	w.next++
+	w.fns[id] = fn
+	return func() {
+		w.mu.Lock()
+		delete(w.fns, id)
+		w.mu.Unlock()
+	}
+}
+
+// publish hands the id of a changed file to every Watch under way.
+func (w *watchers) publish(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, fn := range w.fns {
+		fn(id)
 	}
 }

@@ -26,6 +26,7 @@ type Store struct {
 	db    *sql.DB
 	w     *writer
 	stmts sync.Map // query text → *sql.Stmt prepared on db, so that no read parses SQL again
+	locks locks    // the names locked (Lock)
 }
 
 var _ meta.Store = (*Store)(nil)
