@@ -34,6 +34,7 @@ var answers = []struct {
 	{ingest.ErrPartsMissing, ErrPartsMissing},
 	{ingest.ErrCompleting, ErrCompleting},
 	{ingest.ErrPartMismatch, ErrPartMismatch},
+	{ingest.ErrChecksumMismatch, ErrChecksumMismatch},
 	{ingest.ErrOverQuota, ErrOverQuota},
 	{ingest.ErrQuotaExceeded, ErrQuotaExceeded},
 	{ingest.ErrUnavailable, ErrUnavailable},

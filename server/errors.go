@@ -75,4 +75,10 @@ var (
 	ErrPartsMissing    = &Error{http.StatusBadRequest, "parts_missing", "some parts are not uploaded, or not with the listed sha256; upload them and complete again"}
 	ErrCompleting      = &Error{http.StatusConflict, "upload_completing", "the multipart upload is being completed: its parts can no longer change; wait for the verdict of complete"}
 	ErrPartMismatch    = &Error{http.StatusUnprocessableEntity, "part_checksum_mismatch", "the part's bytes do not hash to the sha256 its URL was issued for; nothing was kept"}
+
+	// Resumable uploads (tus, /api/v0/tus/).
+	ErrTusNotFound      = &Error{http.StatusNotFound, "upload_not_found", "no resumable upload with this id for your API key: it expired, was ended, or is another tenant's; create a new one (POST /api/v0/tus/)"}
+	ErrChecksumMismatch = &Error{460, "checksum_mismatch", "the request's bytes do not hash to its Upload-Checksum; none of them was kept, send them again"}
+	ErrChecksumAlgo     = &Error{http.StatusBadRequest, "checksum_unsupported", "Upload-Checksum must be \"<algorithm> <base64 digest>\" with algorithm sha1, sha256 or md5"}
+	ErrTusMetadata      = &Error{http.StatusBadRequest, "invalid_metadata", "Upload-Metadata sha256 must be a SHA-256 as 64 hexadecimal characters or 44 of base64, and filename (or name) a valid file name"}
 )

@@ -18,6 +18,9 @@ type Limits struct {
 	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
 	OpenMultipart       bool   `json:"openMultipart"`       // whether POST /api/v0/file/multipart begins uploads before the hash is known
 	BatchCreate         int    `json:"batchCreate"`         // most files one POST /api/v0/file/batch creates; 0: not served
+	Tus                 string `json:"tus"`                 // where the tus 1.0 endpoint is served ("" : not served)
+	TusMaxSize          int64  `json:"tusMaxSize"`          // largest upload it takes (its Tus-Max-Size)
+	TusExpiresSeconds   int64  `json:"tusExpiresSeconds"`   // how long an upload lasts without bytes arriving (Upload-Expires)
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
 	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
@@ -37,6 +40,7 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 		RateLimit:     s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
 	}
 	ans.BatchCreate = maxBatchCreate
+	ans.Tus, ans.TusMaxSize, ans.TusExpiresSeconds = tusBase, l.MaxFileSize, int64(l.PendingTTL.Seconds())
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))
 		if err != nil {

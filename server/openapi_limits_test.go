@@ -45,6 +45,12 @@ func limitAnswers(t *testing.T) map[string]bool {
 			t.Errorf("%s %s past the rate: %d, want 429", c.method, c.path, status)
 		}
 	}
+	tus := tusBase + "0190c1d2-0000-7000-8000-000000000000"
+	for _, c := range []struct{ method, path string }{{"POST", tusBase}, {"HEAD", tus}, {"PATCH", tus}, {"DELETE", tus}} {
+		if status := s.do(t, c.method, c.path, keyA, "", nil, "Tus-Resumable", "1.0.0", "Upload-Length", "1"); status != http.StatusTooManyRequests {
+			t.Errorf("%s %s past the rate: %d, want 429", c.method, c.path, status)
+		}
+	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v0/openapi.json"} {
 		if status := s.do(t, "GET", p, "", "", nil); status != http.StatusOK {
 			t.Errorf("GET %s past the rate: %d, want 200: no key, no limit", p, status)

@@ -69,7 +69,7 @@ func TestOpenAPIDocumentsEveryRouteAndNothingElse(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			route := method
-			if method == http.MethodHead {
+			if method == http.MethodHead && !routes[method+" "+path] {
 				route = http.MethodGet // a GET pattern answers HEAD too
 			}
 			if !routes[route+" "+path] {

@@ -31,6 +31,7 @@ type Server struct {
 	obs  *metrics.Metrics
 	rate *ratelimit.PerKey // nil: no rate limit
 	cors *cors.Cors        // nil without Config.CORSOrigins
+	tus  http.Handler      // the tus 1.0 endpoint (tus.go)
 }
 
 // New builds a Server from cfg.
@@ -55,6 +56,9 @@ func New(cfg Config) (*Server, error) {
 		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if s.tus, err = s.newTus(); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -88,6 +92,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/complete", s.auth(s.handleMultipartComplete))
 	m.HandleFunc("DELETE /api/v0/file/{id}/multipart/{upload}", s.auth(s.handleMultipartAbort))
 	m.HandleFunc("PUT /upload/{id}/parts/{n}", s.handlePartUpload)
+	for _, route := range []string{"OPTIONS " + tusBase, "POST " + tusBase,
+		"OPTIONS " + tusBase + "{id}", "HEAD " + tusBase + "{id}", "PATCH " + tusBase + "{id}", "DELETE " + tusBase + "{id}"} {
+		m.Handle(route, s.tus)
+	}
 	s.mux = m
 }
 

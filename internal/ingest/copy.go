@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"hash"
 	"io"
 	"sync"
 )
@@ -31,7 +30,7 @@ func storeFailed(err error) bool {
 // one after the other. It returns the bytes dst took and the first error
 // of src (io.EOF excepted) or of dst (wrapped: see storeFailed); h has
 // then taken exactly those bytes.
-func copyHashing(dst io.Writer, src io.Reader, h hash.Hash) (n int64, err error) {
+func copyHashing(dst io.Writer, src io.Reader, h io.Writer) (n int64, err error) {
 	const nbufs = 4
 	free, full := make(chan []byte, nbufs), make(chan []byte, nbufs)
 	for range nbufs {

@@ -47,6 +47,9 @@ var (
 	ErrCompleting = errors.New("ingest: the upload is being completed")
 	// ErrPartMismatch: a part's bytes are not the size and SHA-256 it was issued for.
 	ErrPartMismatch = errors.New("ingest: the part's bytes do not match")
+	// ErrChecksumMismatch: one request's bytes do not hash to the checksum
+	// it came with (a resumable upload's); none of them was kept.
+	ErrChecksumMismatch = errors.New("ingest: the bytes do not match the request's checksum")
 	// ErrQuotaExceeded: the tenant keeps as many files or bytes as its
 	// quota allows; it must delete some before it adds more.
 	ErrQuotaExceeded = errors.New("ingest: the tenant is at its quota")

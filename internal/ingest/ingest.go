@@ -146,6 +146,8 @@ type Limits struct {
 	StreamMaxSize int64
 	// QuotaFiles and QuotaBytes are what each tenant may keep; 0: no bound.
 	QuotaFiles, QuotaBytes int64
+	// PendingTTL is how long an upload lasts without bytes arriving.
+	PendingTTL time.Duration
 }
 
 // Limits returns the bounds the core holds uploads to.
@@ -153,7 +155,7 @@ func (c *Core) Limits() Limits {
 	return Limits{
 		MaxFileSize: c.cfg.MaxFileSize, MinPartSize: c.cfg.MinPartSize, MaxPartSize: c.cfg.MaxPartSize,
 		MaxParts: c.cfg.MaxParts, ChainedParts: c.parts.chained(), StreamMaxSize: c.streamMax(),
-		QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes,
+		QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes, PendingTTL: c.cfg.PendingTTL,
 	}
 }
 

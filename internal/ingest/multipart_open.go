@@ -188,9 +188,10 @@ func (c *Core) allStored(ctx context.Context, rec meta.File, sess session) error
 	return nil
 }
 
-// roomForOpen is roomFor a new file of size bytes, for one more open
-// upload: the tenant's open uploads count as files against its quota, as
-// pending records do, so that uploads without records cannot get round it.
+// roomForOpen is roomFor a new file of size bytes, for one more open or
+// resumable upload: the tenant's open and resumable uploads count as files
+// against its quota, as pending records do, so that uploads without
+// records cannot get round it.
 func (c *Core) roomForOpen(ctx context.Context, tenant string, size int64) error {
 	if c.cfg.QuotaFiles <= 0 && c.cfg.QuotaBytes <= 0 {
 		return nil
@@ -204,7 +205,11 @@ func (c *Core) roomForOpen(ctx context.Context, tenant string, size int64) error
 		if err != nil {
 			return err
 		}
-		u.Files += int64(n)
+		m, err := c.resumableUploads(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		u.Files += int64(n + m)
 	}
 	return c.fits(u, true, size)
 }

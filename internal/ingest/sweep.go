@@ -15,12 +15,14 @@ type SweepReport struct {
 	AbandonedRecords int // pending records older than PendingTTL
 	OrphanedObjects  int // content, staged objects or multipart markers no record refers to
 	StaleMultipart   int // unfinished multipart uploads idle for PendingTTL
+	ExpiredResumable int // resumable (tus) uploads idle for PendingTTL, finished ones included
 }
 
 // Sweep removes, once, what nothing will ever use again: pending records
 // untouched for PendingTTL (with whatever they had staged), content or
 // staged objects older than OrphanGrace whose record no longer exists, and
-// multipart uploads idle for PendingTTL (SweepMultipart). It runs online,
+// multipart uploads and resumable uploads idle for PendingTTL
+// (SweepMultipart, sweepResumable). It runs online,
 // beside uploads: it only removes a record that is still pending and
 // unchanged, and only content whose record is gone.
 func (c *Core) Sweep(ctx context.Context) (SweepReport, error) {
@@ -63,6 +65,10 @@ func (c *Core) Sweep(ctx context.Context) (SweepReport, error) {
 		return rep, err
 	}
 	rep.StaleMultipart, err = c.SweepMultipart(ctx, cutoff)
+	if err != nil {
+		return rep, err
+	}
+	rep.ExpiredResumable, err = c.sweepResumable(ctx, cutoff)
 	return rep, err
 }
 

@@ -21,6 +21,8 @@ import (
 //	                                       key, named by the uploadId clients see
 //	parts/<tenant>/<id>/<uploadId>         a multipart upload through the server: the id of an
 //	                                       assembly (blob.Assembler)
+//	tus/<tenant>/<id>                      a resumable (tus) upload of the file id to be: the id
+//	                                       of an appendable (blob.Appender), not an object key
 //
 // Content is addressed by its hash within a tenant; each record owns its own
 // leaf, so deleting one record never touches another's bytes, and nothing is
@@ -55,6 +57,13 @@ func MultipartDir(tenant, id string) string { return MultipartPrefix + tenant + 
 
 // Multipart is the marker of one direct multipart upload.
 func Multipart(tenant, id, upload string) string { return MultipartDir(tenant, id) + upload }
+
+// ResumablePrefix is where the appendables of resumable (tus) uploads are
+// named: ids of blob.Appender, outside the object namespace.
+const ResumablePrefix = "tus/"
+
+// Resumable names the appendable of tenant's resumable upload id.
+func Resumable(tenant, id string) string { return ResumablePrefix + tenant + "/" + id }
 
 // PartsDir holds every multipart upload through the server of one record.
 func PartsDir(tenant, id string) string { return PartsPrefix + tenant + "/" + id + "/" }
