@@ -28,7 +28,8 @@ var corsExposed = []string{
 	"Location", "ETag", "Repr-Digest", "X-Request-Id", "Retry-After",
 	"Content-Range", "Content-Disposition", "Accept-Ranges",
 	"Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat", "Upload-Expires",
-	"Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
+	"Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm",
+	"Perseus-File-Id", "Perseus-File-Status",
 }
 
 // corsMaxAge is how long, in seconds, a browser may reuse a preflight's answer.

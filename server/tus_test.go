@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -421,5 +423,56 @@ func TestTusExpiredUploadsAreSwept(t *testing.T) {
 		if strings.Contains(k, "tus") || strings.Contains(k, "append") {
 			t.Errorf("left after the sweep: %s", k)
 		}
+	}
+}
+
+// TestTusFromABrowser: with CORS configured, a page of a listed origin may
+// preflight tus requests and read what a tus client needs of the answers.
+func TestTusFromABrowser(t *testing.T) {
+	const app = "https://app.example.com"
+	e := newEnv(t, func(c *Config) { c.CORSOrigins = []string{app} })
+	res := corsRequest(t, e, "OPTIONS", tusBase+"0190c1d2-0000-7000-8000-000000000000", app, map[string]string{
+		"Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "authorization,content-type,tus-resumable,upload-checksum,upload-offset"})
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != app || res.Header.Get("Access-Control-Allow-Methods") != "PATCH" {
+		t.Fatalf("preflight of a PATCH: %d %v", res.StatusCode, res.Header)
+	}
+	res = corsRequest(t, e, "POST", tusBase, app, map[string]string{"Authorization": "Bearer " + keyA, "Tus-Resumable": "1.0.0",
+		"Upload-Length": "4", "Upload-Metadata": tusMeta("filename", "b.txt")})
+	exposed := strings.ToLower(res.Header.Get("Access-Control-Expose-Headers"))
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Fatalf("POST from the page: %d %v", res.StatusCode, res.Header)
+	}
+	for _, h := range []string{"Location", "Upload-Offset", "Upload-Expires", "Tus-Resumable", "Perseus-File-Id", "Perseus-File-Status"} {
+		if !strings.Contains(exposed, strings.ToLower(h)) {
+			t.Errorf("%s is not exposed: %q", h, exposed)
+		}
+	}
+}
+
+// TestTusResumesAcrossARestart: an upload goes on, on a server started
+// anew over the same stores, from its offset, its hash from the state
+// saved with the bytes: the file is whole and verified.
+func TestTusResumesAcrossARestart(t *testing.T) {
+	e := newEnv(t)
+	content := randomContent(t, 5<<20+3)
+	loc, _ := e.tusCreate(keyA, len(content), tusMeta("filename", "restart.bin"))
+	if r := e.tusPatch(keyA, loc, 0, content[:2<<20+1]); r.status != http.StatusNoContent {
+		t.Fatalf("first PATCH: %d %s", r.status, r.body)
+	}
+	again, err := New(Config{Meta: e.meta, Blobs: e.blobs, SigningKey: testSigningKey,
+		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(again.Handler())
+	defer ts.Close()
+	loc = ts.URL + loc[strings.Index(loc, tusBase):]
+	head := e.tusDo("HEAD", loc, keyA, nil, nil)
+	r := e.tusPatch(keyA, loc, head.offset(), content[head.offset():])
+	if head.offset() != 2<<20+1 || r.status != http.StatusNoContent || r.h.Get("Perseus-File-Status") != "uploaded" {
+		t.Fatalf("after a restart: offset %d, then %d %s", head.offset(), r.status, r.body)
+	}
+	if f := e.call("GET", "/api/v0/file/"+r.h.Get("Perseus-File-Id"), keyA, nil); f.SourceHash != hashOf(content) {
+		t.Fatalf("the file's hash %s, want %s", f.SourceHash, hashOf(content))
 	}
 }
