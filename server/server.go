@@ -92,7 +92,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/complete", s.auth(s.handleMultipartComplete))
 	m.HandleFunc("DELETE /api/v0/file/{id}/multipart/{upload}", s.auth(s.handleMultipartAbort))
 	m.HandleFunc("PUT /upload/{id}/parts/{n}", s.handlePartUpload)
-	for _, route := range []string{"OPTIONS " + tusBase, "POST " + tusBase,
+	for _, route := range []string{"OPTIONS " + tusBase + "{$}", "POST " + tusBase + "{$}",
 		"OPTIONS " + tusBase + "{id}", "HEAD " + tusBase + "{id}", "PATCH " + tusBase + "{id}", "DELETE " + tusBase + "{id}"} {
 		m.Handle(route, s.tus)
 	}

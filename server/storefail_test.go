@@ -20,8 +20,13 @@ var errDown = fmt.Errorf("dial tcp 127.0.0.1:5432: connect: %w", syscall.ECONNRE
 // faultyMeta is the real SQLite store, failing every call while down is set.
 type faultyMeta struct {
 	meta.Store
-	down atomic.Bool
+	down         atomic.Bool
+	failUploaded atomic.Int32 // this many Transitions to uploaded fail
 }
+
+// Unwrap lets the core find what the store can do beyond meta.Store (its
+// Locker).
+func (f *faultyMeta) Unwrap() meta.Store { return f.Store }
 
 func (f *faultyMeta) fail() error {
 	if f.down.Load() {
@@ -61,6 +66,9 @@ func (f *faultyMeta) HasSize(ctx context.Context, tenant string, size int64) (bo
 func (f *faultyMeta) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
 	if err := f.fail(); err != nil {
 		return meta.File{}, err
+	}
+	if u.To == meta.StatusUploaded && f.failUploaded.Add(-1) >= 0 {
+		return meta.File{}, errDown
 	}
 	return f.Store.Transition(ctx, id, u)
 }

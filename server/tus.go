@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/perseus-go/perseus/internal/ingest"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -39,7 +40,7 @@ func (s *Server) newTus() (http.Handler, error) {
 	composer.UseLocker(tusLocker{s})
 	h, err := tusd.NewUnroutedHandler(tusd.Config{
 		StoreComposer:           composer,
-		BasePath:                tusBase,
+		BasePath:                strings.TrimSuffix(s.cfg.PublicURL, "/") + tusBase, // absolute behind a proxy: Location is then the public URL
 		MaxSize:                 s.core.Limits().MaxFileSize,
 		DisableDownload:         true, // GET /api/v0/file/{id}/content serves content
 		DisableConcatenation:    true,
@@ -57,7 +58,7 @@ func (s *Server) newTus() (http.Handler, error) {
 	strip := func(h http.HandlerFunc) http.Handler {
 		return http.StripPrefix(strings.TrimSuffix(tusBase, "/"), s.auth(h))
 	}
-	mux.Handle("POST "+tusBase, strip(h.PostFile))
+	mux.Handle("POST "+tusBase+"{$}", strip(h.PostFile))
 	mux.Handle("HEAD "+tusBase+"{id}", strip(h.HeadFile))
 	mux.Handle("PATCH "+tusBase+"{id}", strip(h.PatchFile))
 	mux.Handle("DELETE "+tusBase+"{id}", strip(h.DelFile))
@@ -67,6 +68,8 @@ func (s *Server) newTus() (http.Handler, error) {
 // exchange is what one tus request's DataStore calls tell the answer,
 // beyond tusd's own headers; tusRequests keeps it in the request's context.
 type exchange struct {
+	method  string // the request's
+	rc      *http.ResponseController
 	check   *ingest.Checksum // from Upload-Checksum
 	locked  bool             // the upload's lock is held
 	expires string           // Upload-Expires
@@ -87,12 +90,25 @@ func exchangeOf(ctx context.Context) *exchange {
 
 // saw notes r as the upload the answer is about.
 func (x *exchange) saw(r ingest.Resumable) {
-	if !r.Done() {
+	if r.FileID == "" {
 		x.expires = httpDate(r.Expires)
 		x.fileID = r.ID
 		return
 	}
 	x.expires, x.fileID = "", r.FileID
+}
+
+// finishTimeout bounds writing the answer of a request that finishes an
+// upload: recording and settling the file may take minutes (on S3, the
+// store completes the upload and copies it), longer than tusd's write
+// deadline, and the client must get its verdict.
+const finishTimeout = 30 * time.Minute
+
+// finishing extends the answer's write deadline for a finish.
+func (x *exchange) finishing() {
+	if x.rc != nil {
+		x.rc.SetWriteDeadline(time.Now().Add(finishTimeout))
+	}
 }
 
 // tenantOfCtx returns the tenant auth resolved, from a context derived
@@ -108,7 +124,7 @@ func tenantOfCtx(ctx context.Context) string {
 // (checksum, expiration) in Tus-Extension.
 func (s *Server) tusRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{}
+		x := &exchange{method: r.Method, rc: http.NewResponseController(w)}
 		if v := r.Header.Get("Upload-Checksum"); v != "" && r.Method != http.MethodOptions {
 			check, e := parseChecksum(v)
 			if e != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/perseus-go/perseus/internal/ingest"
@@ -38,6 +39,9 @@ func (t tusStore) create(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 	if err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, err
 	}
+	if n := len(hook.HTTPRequest.Header.Get("Upload-Metadata")); n > maxTusMetadata {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusAnswer(ErrTusMetadata.With("Upload-Metadata is %d bytes; at most %d are kept with an upload", n, maxTusMetadata))
+	}
 	if info.SizeIsDeferred {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusAnswer(ErrLengthRequired.With("send Upload-Length: this server does not take uploads of unknown length"))
 	}
@@ -49,7 +53,7 @@ func (t tusStore) create(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 	if r.Done() {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusd.Error{ErrorCode: "KNOWN_CONTENT", Message: "content already uploaded",
 			HTTPResponse: tusd.HTTPResponse{StatusCode: http.StatusCreated, Header: tusd.HTTPHeader{
-				"Location": tusBase + r.ID, "Upload-Offset": strconv.FormatInt(r.Size, 10), "Tus-Resumable": "1.0.0",
+				"Location": t.s.tusLocation(hook.HTTPRequest, r.ID), "Upload-Offset": strconv.FormatInt(r.Size, 10), "Tus-Resumable": "1.0.0",
 			}}}
 	}
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{ID: r.ID}, nil
@@ -65,16 +69,17 @@ func (t tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 }
 
 // GetUpload implements tusd.DataStore. An upload whose bytes have all
-// arrived but which is not finished (its finish failed: a store was down)
-// is finished now, under the lock tusd holds, so that a client's HEAD or
-// PATCH after the failure gets its verdict.
+// arrived but which is not finished (its finish failed: a store was down,
+// or the process stopped) is finished now, under the lock tusd holds, so
+// that a client's HEAD or PATCH after the failure gets its verdict (not a
+// DELETE: a client ending the upload wants no file made of it).
 func (t tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
 	r, err := t.s.core.Resumable(ctx, tenantOfCtx(ctx), id)
 	if err != nil {
 		return nil, tusError(ctx, t.s, "find upload", err)
 	}
 	u := &tusUpload{t.s, r}
-	if r.Offset == r.Size && !r.Done() && exchangeOf(ctx).locked {
+	if x := exchangeOf(ctx); r.Offset == r.Size && !r.Done() && x.locked && (x.method == http.MethodHead || x.method == http.MethodPatch) {
 		if err := u.FinishUpload(ctx); err != nil {
 			return nil, err
 		}
@@ -101,7 +106,7 @@ func (u *tusUpload) GetInfo(context.Context) (tusd.FileInfo, error) {
 // fileID is the file the upload is, or will be unless its content is
 // found to be there already.
 func (u *tusUpload) fileID() string {
-	if u.r.Done() {
+	if u.r.FileID != "" {
 		return u.r.FileID
 	}
 	return u.r.ID
@@ -133,9 +138,10 @@ func (u *tusUpload) GetReader(context.Context) (io.ReadCloser, error) {
 // hash and verified (ingest.Core.FinishResumable); the answer carries its
 // id and status (Perseus-File-Id, Perseus-File-Status).
 func (u *tusUpload) FinishUpload(ctx context.Context) error {
+	x := exchangeOf(ctx)
+	x.finishing() // a finish may outlast tusd's write deadline (S3: complete and copy)
 	r, f, _, err := u.s.core.FinishResumable(ctx, u.r)
 	u.r = r
-	x := exchangeOf(ctx)
 	x.saw(r)
 	if f.ID != "" {
 		x.fileID, x.status = f.ID, string(f.Status)
@@ -244,6 +250,23 @@ func (l *tusLock) Unlock() error {
 		return nil
 	}
 	return l.unlock()
+}
+
+// maxTusMetadata bounds Upload-Metadata: it is kept with the upload,
+// rewritten with each request's bytes and echoed by every HEAD.
+const maxTusMetadata = 4 << 10
+
+// tusLocation is the URL of upload id: under Config.PublicURL where set
+// (behind a proxy), otherwise of the request's host, as tusd makes it.
+func (s *Server) tusLocation(r tusd.HTTPRequest, id string) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/") + tusBase + id
+	}
+	proto := "http"
+	if r.Header.Get("X-Forwarded-Proto") == "https" {
+		proto = "https"
+	}
+	return proto + "://" + r.Header.Get("Host") + tusBase + id
 }
 
 // httpDate is how Upload-Expires is written (RFC 9110's IMF-fixdate).

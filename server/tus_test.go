@@ -476,3 +476,128 @@ func TestTusResumesAcrossARestart(t *testing.T) {
 		t.Fatalf("the file's hash %s, want %s", f.SourceHash, hashOf(content))
 	}
 }
+
+// TestTusFinishCutOffIsTakenUp: the last PATCH's finish fails after the
+// bytes are committed (the record cannot be made uploaded): the answer
+// is 503 and the upload does not claim to be done; the next HEAD finishes
+// it, and the file is uploaded, whole.
+func TestTusFinishCutOffIsTakenUp(t *testing.T) {
+	e := newEnv(t)
+	content := randomContent(t, 300000)
+	loc, c := e.tusCreate(keyA, len(content), tusMeta("filename", "cut.bin"))
+	e.meta.failUploaded.Store(1)
+	r := e.tusPatch(keyA, loc, 0, content)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("the last PATCH with the record unwritable: %d %s", r.status, r.body)
+	}
+	id := c.h.Get("Perseus-File-Id")
+	if f := e.call("GET", "/api/v0/file/"+id, keyA, nil); f.Status != "pending" {
+		t.Fatalf("after the failed finish the file is %q, want pending", f.Status)
+	}
+	head := e.tusDo("HEAD", loc, keyA, nil, nil)
+	if head.status != http.StatusOK || head.offset() != int64(len(content)) {
+		t.Fatalf("HEAD after the failed finish: %d offset %d", head.status, head.offset())
+	}
+	f := e.call("GET", "/api/v0/file/"+id, keyA, nil)
+	if f.Status != "uploaded" || f.SourceHash != hashOf(content) {
+		t.Fatalf("after HEAD the file is %+v, want uploaded", f.File)
+	}
+	if !bytes.Equal(e.contentOf(keyA, id), content) {
+		t.Fatal("the file's bytes differ")
+	}
+	// A PATCH after the end changes nothing and says which file.
+	if r := e.tusPatch(keyA, loc, int64(len(content)), nil); r.status != http.StatusNoContent || r.h.Get("Perseus-File-Id") != id {
+		t.Errorf("PATCH after the end: %d %v", r.status, r.h)
+	}
+}
+
+// TestTusPendingFileGetsTheBytesAfterAFailedCopy: a pending file of the
+// same content (made by a create) gets the upload's bytes; when copying
+// them to it fails, they are kept, and the next HEAD gives them to it.
+func TestTusPendingFileGetsTheBytesAfterAFailedCopy(t *testing.T) {
+	e := newEnv(t)
+	content := randomContent(t, 200000)
+	pending := e.create(keyA, "pending.bin", content)
+	if pending.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", pending.status, pending.body)
+	}
+	loc, _ := e.tusCreate(keyA, len(content), tusMeta("filename", "tus.bin"))
+	e.blobs.commitFail.Store(true)
+	r := e.tusPatch(keyA, loc, 0, content)
+	e.blobs.commitFail.Store(false)
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("the last PATCH with the copy failing: %d %s", r.status, r.body)
+	}
+	head := e.tusDo("HEAD", loc, keyA, nil, nil)
+	if head.status != http.StatusOK || head.h.Get("Perseus-File-Id") != pending.Rec.ID {
+		t.Fatalf("HEAD after the failed copy: %d %v %s", head.status, head.h, head.body)
+	}
+	if f := e.call("GET", "/api/v0/file/"+pending.Rec.ID, keyA, nil); f.Status != "uploaded" {
+		t.Fatalf("the pending file is %+v, want uploaded", f.File)
+	}
+	if !bytes.Equal(e.contentOf(keyA, pending.Rec.ID), content) {
+		t.Fatal("the pending file's bytes differ")
+	}
+	for k := range e.storedFiles() {
+		if strings.Contains(k, "/streamed/") {
+			t.Errorf("the upload's own copy of the bytes is left: %s", k)
+		}
+	}
+}
+
+// TestTusWrongHashLeavesOtherFilesAlone: two uploads declare one wrong
+// hash; the first ends failed with its reason; the second is refused
+// without making the first's record pending again.
+func TestTusWrongHashLeavesOtherFilesAlone(t *testing.T) {
+	e := newEnv(t)
+	wrong := tusMeta("filename", "w.bin", "sha256", hashOf([]byte("what was promised")))
+	loc, c := e.tusCreate(keyA, 5, wrong)
+	if r := e.tusPatch(keyA, loc, 0, []byte("first")); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	first := c.h.Get("Perseus-File-Id")
+	loc, _ = e.tusCreate(keyA, 6, wrong)
+	if r := e.tusPatch(keyA, loc, 0, []byte("second")); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.message(), "declared sha256") {
+		t.Fatalf("second: %d %s", r.status, r.body)
+	}
+	if f := e.call("GET", "/api/v0/file/"+first, keyA, nil); f.Status != "failed" || f.Reason == "" {
+		t.Fatalf("the first upload's file after the second: %+v, want failed with a reason", f.File)
+	}
+	for k := range e.storedFiles() {
+		if strings.Contains(k, "files/") || strings.Contains(k, "appends/") {
+			t.Errorf("kept after two wrong uploads: %s", k)
+		}
+	}
+}
+
+// TestTusDeleteOfAWholeUploadMakesNoFile: a DELETE of an upload whose
+// bytes have all arrived, but whose finish failed, ends it without
+// making a file of it, even while the finish would fail again.
+func TestTusDeleteOfAWholeUploadMakesNoFile(t *testing.T) {
+	e := newEnv(t)
+	loc, c := e.tusCreate(keyA, 5, tusMeta("filename", "d.bin"))
+	e.meta.failUploaded.Store(100)
+	e.tusPatch(keyA, loc, 0, []byte("hello"))
+	if r := e.tusDo("DELETE", loc, keyA, nil, nil); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	e.meta.failUploaded.Store(0)
+	if r := e.tusDo("HEAD", loc, keyA, nil, nil); r.status != http.StatusNotFound {
+		t.Fatalf("HEAD after DELETE: %d", r.status)
+	}
+	if f := e.call("GET", "/api/v0/file/"+c.h.Get("Perseus-File-Id"), keyA, nil); f.Status == "uploaded" {
+		t.Fatalf("the deleted upload made a file: %+v", f.File)
+	}
+}
+
+// TestTusLocationIsThePublicURL: behind a proxy, Location is the public URL.
+func TestTusLocationIsThePublicURL(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.PublicURL = "https://files.example.com/" })
+	_, r := e.tusCreate(keyA, 3, tusMeta("filename", "p.bin"))
+	if loc := r.h.Get("Location"); !strings.HasPrefix(loc, "https://files.example.com"+tusBase) {
+		t.Fatalf("Location %q, want under https://files.example.com%s", loc, tusBase)
+	}
+	if r := e.tusDo("POST", tusBase+"x/y", keyA, nil, map[string]string{"Upload-Length": "3"}); r.status == http.StatusCreated {
+		t.Errorf("POST to a path below the endpoint created an upload")
+	}
+}

@@ -205,11 +205,15 @@ func (c *Core) roomForOpen(ctx context.Context, tenant string, size int64) error
 		if err != nil {
 			return err
 		}
-		m, err := c.resumableUploads(ctx, tenant)
-		if err != nil {
-			return err
-		}
-		u.Files += int64(n + m)
+		u.Files += int64(n)
 	}
+	// Resumable uploads hold their bytes until they end: they count as
+	// files, and their sizes as bytes.
+	m, pending, err := c.resumableUploads(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	u.Files += int64(m)
+	u.Bytes += pending
 	return c.fits(u, true, size)
 }

@@ -49,12 +49,15 @@ type Resumable struct {
 	// taken: Offset is Size).
 	FileID string
 
-	hash []byte // the SHA-256 state after Offset bytes (encoding.BinaryMarshaler)
+	hash    []byte // the SHA-256 state after Offset bytes (encoding.BinaryMarshaler)
+	settled bool   // FileID's file is settled (not only the bytes committed for it)
 }
 
-// Done reports whether the upload needs no more bytes: it is finished, or
-// its content was there from the start.
-func (r Resumable) Done() bool { return r.FileID != "" }
+// Done reports whether the upload is over: its file is settled, or its
+// content was there from the start. An upload whose bytes were committed
+// for a file not yet settled (a finish cut off) is not, and takes no more
+// bytes either: FinishResumable takes it up again.
+func (r Resumable) Done() bool { return r.FileID != "" && r.settled }
 
 // resumableState is what an appendable's state holds.
 type resumableState struct {
@@ -67,6 +70,7 @@ type resumableState struct {
 	Updated time.Time         `json:"updated"`
 	Hash    []byte            `json:"hash"`
 	FileID  string            `json:"fileId,omitempty"`
+	Settled bool              `json:"settled,omitempty"`
 }
 
 // appender returns the blob store as a blob.Appender, or ErrUnavailable
@@ -113,7 +117,7 @@ func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, n
 			return Resumable{}, err
 		}
 		if ok {
-			r.FileID, r.Offset = f.ID, size
+			r.FileID, r.Offset, r.settled = f.ID, size, true
 		}
 	}
 	if !r.Done() {
@@ -144,7 +148,7 @@ func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, n
 // state encodes r as its appendable's state, last written at updated.
 func (r Resumable) state(updated time.Time) ([]byte, error) {
 	return json.Marshal(resumableState{Tenant: r.Tenant, Size: r.Size, Name: r.Name, SHA256: r.SHA256, Meta: r.Meta,
-		Created: r.Created, Updated: updated, Hash: r.hash, FileID: r.FileID})
+		Created: r.Created, Updated: updated, Hash: r.hash, FileID: r.FileID, Settled: r.settled})
 }
 
 // Resumable returns tenant's resumable upload id. Another tenant's, an
@@ -169,9 +173,9 @@ func (c *Core) Resumable(ctx context.Context, tenant, id string) (Resumable, err
 		return Resumable{}, fmt.Errorf("ingest: resumable upload %s: its state is unreadable: %v", id, err)
 	}
 	r := Resumable{ID: id, Tenant: tenant, Size: st.Size, Offset: n, Name: st.Name, SHA256: st.SHA256, Meta: st.Meta,
-		Created: st.Created, Expires: st.Updated.Add(c.cfg.PendingTTL), FileID: st.FileID, hash: st.Hash}
+		Created: st.Created, Expires: st.Updated.Add(c.cfg.PendingTTL), FileID: st.FileID, hash: st.Hash, settled: st.Settled}
 	if r.FileID != "" {
-		r.Offset = r.Size // content there from the start holds no bytes
+		r.Offset = r.Size // its bytes are all there, or were never needed
 	} else if now().After(r.Expires) {
 		return Resumable{}, ErrUploadNotFound // the sweeper's, whenever it comes
 	}
@@ -213,7 +217,8 @@ func (c *Core) DeleteResumable(ctx context.Context, tenant, id string) error {
 }
 
 // sweepResumable removes the resumable uploads no byte has reached since
-// before, finished ones included (their files stay).
+// before, finished ones included (their files stay). Each is checked
+// again under its lock, so that one a request is writing to is left.
 func (c *Core) sweepResumable(ctx context.Context, before time.Time) (int, error) {
 	a, ok := c.blobs.(blob.Appender)
 	if !ok {
@@ -228,33 +233,64 @@ func (c *Core) sweepResumable(ctx context.Context, before time.Time) (int, error
 	})
 	n := 0
 	for _, id := range old {
-		if err := a.DeleteAppended(ctx, id); err != nil {
-			return n, err
+		tenant, upload, ok := strings.Cut(strings.TrimPrefix(id, keys.ResumablePrefix), "/")
+		if !ok {
+			continue
 		}
-		n++
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		unlock, lerr := c.LockResumable(lctx, tenant, upload, nil)
+		cancel()
+		if lerr != nil {
+			continue // in use: not idle after all
+		}
+		_, _, st, serr := c.appendedState(ctx, a, id)
+		if serr == nil && st.Updated.Before(before) {
+			serr = a.DeleteAppended(ctx, id)
+			if serr == nil {
+				n++
+			}
+		}
+		unlock()
+		if serr != nil && !errors.Is(serr, blob.ErrNotFound) {
+			err = errors.Join(err, serr)
+		}
 	}
 	return n, err
 }
 
-// resumableUploads counts tenant's resumable uploads still taking bytes:
-// they count as files against the quota, as open uploads do (a finished
-// one is its file, counted as such).
-func (c *Core) resumableUploads(ctx context.Context, tenant string) (int, error) {
+// appendedState reads the state of appendable id.
+func (c *Core) appendedState(ctx context.Context, a blob.Appender, id string) (int64, []byte, resumableState, error) {
+	var st resumableState
+	n, raw, err := a.Appended(ctx, id)
+	if err != nil {
+		return n, raw, st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		// Unreadable: as old as its last write, which the listing said.
+		return n, raw, resumableState{}, nil
+	}
+	return n, raw, st, nil
+}
+
+// resumableUploads counts tenant's resumable uploads still taking bytes,
+// and the bytes they are to hold: they count against the quotas as open
+// uploads do (a finished one is its file, counted as such).
+func (c *Core) resumableUploads(ctx context.Context, tenant string) (n int, size int64, err error) {
 	a, ok := c.blobs.(blob.Appender)
 	if !ok {
-		return 0, nil
+		return 0, 0, nil
 	}
 	var ids []string
-	err := a.ListAppended(ctx, keys.Resumable(tenant, ""), func(i blob.Info) error {
+	err = a.ListAppended(ctx, keys.Resumable(tenant, ""), func(i blob.Info) error {
 		ids = append(ids, i.Key)
 		return nil
 	})
-	n := 0
 	for _, id := range ids {
-		r, err := c.Resumable(ctx, tenant, strings.TrimPrefix(id, keys.Resumable(tenant, "")))
-		if err == nil && !r.Done() {
+		r, rerr := c.Resumable(ctx, tenant, strings.TrimPrefix(id, keys.Resumable(tenant, "")))
+		if rerr == nil && r.FileID == "" {
 			n++
+			size += r.Size
 		}
 	}
-	return n, err
+	return n, size, err
 }

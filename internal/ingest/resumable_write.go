@@ -19,8 +19,21 @@ type Checksum struct {
 	Sum       []byte
 }
 
-// commitTimeout bounds committing what arrived once the client has gone.
-const commitTimeout = 30 * time.Second
+// commitTimeout is how long the store's writes of a request's bytes may
+// go on once the request has ended (its client gone, or told to let go):
+// long enough to send a part and commit what arrived.
+const commitTimeout = 2 * time.Minute
+
+// lingering returns a context with ctx's values that ends d after ctx does
+// (or when cancel is called).
+func lingering(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(d, cancel)
+		context.AfterFunc(out, func() { t.Stop() })
+	})
+	return out, func() { stop(); cancel() }
+}
 
 // WriteResumable appends body's bytes to r at r.Offset, hashing them on
 // the way into the store, and commits them with the hash's state. When
@@ -33,14 +46,18 @@ func (c *Core) WriteResumable(ctx context.Context, r Resumable, body io.Reader, 
 	if err != nil {
 		return r, 0, err
 	}
-	if r.Done() {
-		return r, 0, failf(ErrAlreadyUploaded, "the upload is finished (file %s): there is nothing more to send", r.FileID)
+	if r.FileID != "" {
+		return r, 0, failf(ErrAlreadyUploaded, "the upload has all its bytes (file %s): there is nothing more to send", r.FileID)
 	}
 	h, err := r.hasher()
 	if err != nil {
 		return r, 0, err
 	}
-	w, err := a.Append(ctx, keys.Resumable(r.Tenant, r.ID), r.Offset, r.Size)
+	// The store's writes (S3: a part under way) outlive the request by a
+	// while, so that what arrived before the client went can be kept.
+	actx, cancel := lingering(ctx, commitTimeout)
+	defer cancel()
+	w, err := a.Append(actx, keys.Resumable(r.Tenant, r.ID), r.Offset, r.Size)
 	if err != nil {
 		return r, 0, c.unavailable(ctx, "append", r.ID, err, "could not store the bytes: a storage backend is unavailable; send them again later from the upload's offset")
 	}
@@ -60,8 +77,6 @@ func (c *Core) WriteResumable(ctx context.Context, r Resumable, body io.Reader, 
 		return r, 0, failf(ErrChecksumMismatch, "the %d bytes received do not hash to the request's Upload-Checksum (%s); none of them was kept: send them again from offset %d", n, check.Algorithm, r.Offset)
 	}
 	// What arrived is kept even if the client has gone: it resumes after it.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
 	next := r
 	next.Offset += n
 	if next.hash, err = h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
@@ -70,7 +85,7 @@ func (c *Core) WriteResumable(ctx context.Context, r Resumable, body io.Reader, 
 	}
 	st, err := next.state(now())
 	if err == nil {
-		err = w.Commit(cctx, st)
+		err = w.Commit(actx, st)
 	}
 	if err != nil {
 		w.Abort()
