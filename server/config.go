@@ -61,8 +61,17 @@ type Config struct {
 	// and uploaded files, and the sizes of its uploaded ones; what does not
 	// fit is refused (413 or 507) before its bytes are sent. 0: no bound.
 	QuotaFiles, QuotaBytes int64
-	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
+	// VerifyInterval is how often direct uploads are looked for. Default
+	// 200ms, or 1m with S3EventsToken.
 	VerifyInterval time.Duration
+	// S3EventsToken, when set, makes the server take the S3 event
+	// notifications of its bucket at POST /api/v0/s3/events, from a sender
+	// that gives this token (?token=, or as a bearer or basic-auth
+	// password), and verify each direct upload as it arrives (s3events.go).
+	// The listing of direct uploads becomes a safety net: every
+	// VerifyInterval (default 1m then) and on one replica at a time. At
+	// least 16 bytes; the blob store must be S3 (blob.Locator).
+	S3EventsToken string
 	// PendingTTL is how long a pending record may go without an upload
 	// before the sweeper deletes it. Default 24h.
 	PendingTTL time.Duration
@@ -129,6 +138,14 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.RateLimit > 0 && cfg.RateBurst == 0 {
 		cfg.RateBurst = ratelimit.DefaultBurst(cfg.RateLimit)
+	}
+	if cfg.S3EventsToken != "" {
+		if len(cfg.S3EventsToken) < minS3EventsToken {
+			return cfg, fmt.Errorf("server: Config.S3EventsToken must be at least %d bytes", minS3EventsToken)
+		}
+		if _, ok := cfg.Blobs.(blob.Locator); !ok {
+			return cfg, errors.New("server: Config.S3EventsToken: the blob store takes no S3 event notifications (it is not an S3 store)")
+		}
 	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000

@@ -81,4 +81,9 @@ var (
 	ErrChecksumMismatch = &Error{460, "checksum_mismatch", "the request's bytes do not hash to its Upload-Checksum; none of them was kept, send them again"}
 	ErrChecksumAlgo     = &Error{http.StatusBadRequest, "checksum_unsupported", "Upload-Checksum must be \"<algorithm> <base64 digest>\" with algorithm sha1, sha256 or md5"}
 	ErrTusMetadata      = &Error{http.StatusBadRequest, "invalid_metadata", "Upload-Metadata sha256 must be a SHA-256 as 64 hexadecimal characters or 44 of base64, and filename (or name) a valid file name"}
+
+	// S3 event notifications (POST /api/v0/s3/events).
+	ErrS3EventsOff   = &Error{http.StatusNotFound, "s3_events_off", "this server takes no S3 event notifications: start it with --s3-events-token"}
+	ErrS3EventsToken = &Error{http.StatusUnauthorized, "unauthorized", "missing or wrong token: give the event sender this endpoint's URL with ?token=<the server's --s3-events-token>"}
+	ErrS3EventsBody  = &Error{http.StatusBadRequest, "bad_request", `the body must be a JSON object of S3 event notifications: {"Records": [{"eventName": "s3:ObjectCreated:Put", "s3": {"bucket": {"name": …}, "object": {"key": …}}}]}`}
 )

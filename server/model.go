@@ -78,6 +78,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) *Error {
 			return ErrUnsupportedMed
 		}
 	}
+	return decodeBody(w, r, v)
+}
+
+// decodeBody reads one JSON value from r's body into v, whatever its
+// Content-Type, answering a person-readable error.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) *Error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	err := dec.Decode(v)
 	if err == nil {

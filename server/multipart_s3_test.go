@@ -23,6 +23,7 @@ import (
 type s3Env struct {
 	*testEnv
 	store *s3blob.Store
+	s3url string // the store's, with its prefix
 }
 
 func newS3Env(t *testing.T, tweak ...func(*Config)) *s3Env {
@@ -58,7 +59,7 @@ func newS3Env(t *testing.T, tweak ...func(*Config)) *s3Env {
 		store.ListMultipart(ctx, "", func(u blob.Upload) error { return store.AbortMultipart(ctx, u.Key, u.ID) })
 		store.List(ctx, "", func(i blob.Info) error { return store.Delete(ctx, i.Key) })
 	})
-	return &s3Env{&testEnv{t: t, srv: srv, url: ts.URL}, store}
+	return &s3Env{&testEnv{t: t, srv: srv, url: ts.URL}, store, s3url}
 }
 
 // objects lists every key in the env's prefix.

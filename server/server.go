@@ -53,7 +53,7 @@ func New(cfg Config) (*Server, error) {
 		MaxFileSize: c.MaxFileSize, MinPartSize: c.MinPartSize, MaxPartSize: c.MaxPartSize, MaxParts: c.MaxParts,
 		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
 		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.BlobError,
-		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes,
+		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes, Notified: c.S3EventsToken != "",
 	})
 	if err != nil {
 		return nil, err
@@ -92,6 +92,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v0/file/{id}/multipart/{upload}/complete", s.auth(s.handleMultipartComplete))
 	m.HandleFunc("DELETE /api/v0/file/{id}/multipart/{upload}", s.auth(s.handleMultipartAbort))
 	m.HandleFunc("PUT /upload/{id}/parts/{n}", s.handlePartUpload)
+	m.HandleFunc("POST /api/v0/s3/events", s.handleS3Events)
 	for _, route := range []string{"OPTIONS " + tusBase + "{$}", "POST " + tusBase + "{$}",
 		"OPTIONS " + tusBase + "{id}", "HEAD " + tusBase + "{id}", "PATCH " + tusBase + "{id}", "DELETE " + tusBase + "{id}"} {
 		m.Handle(route, s.tus)

@@ -13,6 +13,7 @@ import (
 	"github.com/perseus-go/perseus"
 	"github.com/perseus-go/perseus/internal/backend"
 	"github.com/perseus-go/perseus/server"
+	"github.com/perseus-go/perseus/store/blob"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +23,8 @@ type serveFlags struct {
 	signingKeyList                   []string
 	signingKeyFile                   string
 	ttl, verify, pendingTTL, sweep   time.Duration
+	verifySet                        bool   // --verify-interval given
+	s3EventsToken                    string // --s3-events-token
 	maxSize                          int64
 	logFormat, pprofAddr             string
 	limits                           limitFlags // serve_limits.go
@@ -35,7 +38,8 @@ func newServeCmd() *cobra.Command {
 		"max-file-size": "PERSEUS_MAX_FILE_SIZE", "verify-interval": "PERSEUS_VERIFY_INTERVAL",
 		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
 		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL",
-		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE"}
+		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE",
+		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Perseus file server",
@@ -66,6 +70,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 			if err := env.apply(cmd.Flags()); err != nil {
 				return err
 			}
+			f.verifySet = cmd.Flags().Changed("verify-interval")
 			return runServe(cmd.Context(), cmd, f)
 		},
 	}
@@ -80,7 +85,8 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringVar(&f.publicURL, "public-url", "", "base `URL` of upload URLs when behind a proxy (default: from each request's Host) [PERSEUS_PUBLIC_URL]")
 	fl.DurationVar(&f.ttl, "upload-url-ttl", time.Hour, "how long an upload URL stays valid, at most 1h [PERSEUS_UPLOAD_URL_TTL]")
 	sizeVar(fl, &f.maxSize, "max-file-size", 5<<40, "largest file accepted: `SIZE` in bytes, or with a unit such as 500MB or 5GiB [PERSEUS_MAX_FILE_SIZE]")
-	fl.DurationVar(&f.verify, "verify-interval", 200*time.Millisecond, "how often direct (S3) uploads are looked for and verified [PERSEUS_VERIFY_INTERVAL]")
+	fl.DurationVar(&f.verify, "verify-interval", 0, "how often direct (S3) uploads are looked for and verified (default 200ms; 1m with --s3-events-token, on one replica at a time) [PERSEUS_VERIFY_INTERVAL]")
+	fl.StringVar(&f.s3EventsToken, "s3-events-token", "", "take the S3 bucket's event notifications at POST /api/v0/s3/events?token=`TOKEN` (16 bytes or more), verifying each direct upload as it arrives; the listing becomes a slow safety net [PERSEUS_S3_EVENTS_TOKEN]")
 	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
@@ -146,6 +152,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	if err != nil {
 		return err
 	}
+	if _, ok := blobs.(blob.Locator); f.s3EventsToken != "" && !ok {
+		return usageError{fmt.Errorf("--s3-events-token: only an S3 store sends event notifications; --blobs %s is not one", backend.Redact(f.blobs))}
+	}
 	if err := pingBlobs(ctx, f, blobs); err != nil {
 		return err
 	}
@@ -158,7 +167,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 		return err
 	}
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
-		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify,
+		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, S3EventsToken: f.s3EventsToken,
 		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger,
 		CORSOrigins: f.ops.corsOrigins, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
@@ -175,5 +184,5 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 		return err
 	}
 	serving = true
-	return ops.serve(ctx, ln, srv, "db", backend.Redact(f.db), "blobs", f.blobs)
+	return ops.serve(ctx, ln, srv, "db", backend.Redact(f.db), "blobs", f.blobs, "s3_events", f.s3EventsToken != "")
 }

@@ -25,10 +25,14 @@ func (f serveFlags) check() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--verify-interval", f.verify}, {"--pending-ttl", f.pendingTTL}, {"--sweep-interval", f.sweep}} {
-		if d.v <= 0 {
+		set  bool
+	}{{"--verify-interval", f.verify, f.verifySet}, {"--pending-ttl", f.pendingTTL, true}, {"--sweep-interval", f.sweep, true}} {
+		if d.set && d.v <= 0 {
 			return bad("%s %v: must be more than 0", d.flag, d.v)
 		}
+	}
+	if t := f.s3EventsToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		return bad("--s3-events-token: give a secret of 16 bytes or more without whitespace, e.g. from openssl rand -hex 32")
 	}
 	for _, k := range f.apiKeyList {
 		if k == "" || strings.ContainsAny(k, " \t\r\n") {

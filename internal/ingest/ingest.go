@@ -36,8 +36,16 @@ type Config struct {
 	// and uploaded files, and the sizes of its uploaded ones (see quota.go).
 	// 0: no bound.
 	QuotaFiles, QuotaBytes int64
-	// VerifyInterval is how often direct uploads are looked for. Default 200ms.
+	// VerifyInterval is how often direct uploads are looked for. Default
+	// 200ms, or 1m when Notified.
 	VerifyInterval time.Duration
+	// Notified says that the blob store tells of the objects written to it
+	// (S3 event notifications, handed to Arrived), so that a direct upload
+	// is verified as it arrives: the listing of direct uploads is then only
+	// the safety net for a notification lost, slow (VerifyInterval's
+	// default is 1m) and done by one replica at a time where the metadata
+	// store locks for every process (meta.Locker; arrivals.go).
+	Notified bool
 	// PendingTTL is how long a pending record may go without an upload
 	// before the sweeper deletes it. Default 24h.
 	PendingTTL time.Duration
@@ -86,6 +94,9 @@ func (c Config) withDefaults() (Config, error) {
 		// within the JSON body limit.
 		return c, errors.New("ingest: Config.MaxParts must be at most 10000")
 	}
+	if c.Notified {
+		def(&c.VerifyInterval, time.Minute)
+	}
 	def(&c.VerifyInterval, 200*time.Millisecond)
 	def(&c.PendingTTL, 24*time.Hour)
 	def(&c.SweepInterval, 10*time.Minute)
@@ -108,6 +119,8 @@ type Core struct {
 	blobs   blob.Store
 	parts   parter         // how the store keeps multipart uploads, chosen in New
 	presign blob.Presigner // nil when uploads come through the HTTP layer
+	locate  blob.Locator   // nil when the store names no notified objects
+	arrived chan string    // staging keys notified (Arrived), for verifyArrivals
 	hub     hub            // wakes waiters in this process
 	locks   keyLock        // complete/<id>, verify/<key>
 	drained chan struct{}  // closed by Drain: no more waiting
@@ -121,8 +134,9 @@ func New(cfg Config) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{cfg: cfg, meta: cfg.Meta, blobs: cfg.Blobs, drained: make(chan struct{})}
+	c := &Core{cfg: cfg, meta: cfg.Meta, blobs: cfg.Blobs, drained: make(chan struct{}), arrived: make(chan string, arrivalQueue)}
 	c.presign, _ = cfg.Blobs.(blob.Presigner)
+	c.locate, _ = cfg.Blobs.(blob.Locator)
 	switch b := cfg.Blobs.(type) {
 	case blob.Multiparter:
 		c.parts = directParts{c, b}
@@ -166,10 +180,11 @@ func (c *Core) Ping(ctx context.Context) (metaErr, blobErr error) {
 
 // Run does the core's background work until ctx ends: it verifies direct
 // (presigned) uploads every VerifyInterval, because existing clients never
-// say that an upload is done; it sweeps abandoned records and orphaned
-// content every SweepInterval; and where the metadata store can tell of
-// changes made by other processes, it wakes this process's waiters. It
-// returns once all of that has stopped.
+// say that an upload is done (when Notified, on one replica at a time:
+// listStaged), and those the store tells of as they arrive (Arrived); it
+// sweeps abandoned records and orphaned content every SweepInterval; and
+// where the metadata store can tell of changes made by other processes, it
+// wakes this process's waiters. It returns once all of that has stopped.
 func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -179,7 +194,12 @@ func (c *Core) Run(ctx context.Context) error {
 		})
 	})
 	if c.presign != nil {
-		wg.Go(func() { c.every(ctx, c.cfg.VerifyInterval, "scan of direct uploads", c.VerifyDirect) })
+		wg.Go(func() { c.listStaged(ctx) })
+	}
+	if c.locate != nil {
+		for range arrivalWorkers {
+			wg.Go(func() { c.verifyArrivals(ctx) })
+		}
 	}
 	if w, ok := watcherOf(c.meta); ok {
 		wg.Go(func() { c.watch(ctx, w) })

@@ -15,35 +15,56 @@ import (
 // The direct (presigned) PUT: a client of the v0 contract PUTs the bytes
 // to a URL of the store (DirectURL), under a staging key, and never says
 // that it is done. The core finds them by listing the staging area
-// (VerifyDirect, every VerifyInterval), verifies them and settles the record.
+// (VerifyDirect, every VerifyInterval), or is told of them by the store as
+// they arrive (Arrived, then VerifyStaged), verifies them and settles the
+// record.
 
 // VerifyDirect verifies every direct upload it finds staged, once: what Run
-// does every VerifyInterval. It works a few at a time, each
-// by one verifier of this process at a time.
+// does every VerifyInterval. It verifies as it lists, a few at a time, each
+// by one verifier of this process at a time, and holds no more of the
+// listing than the store's page in memory, however many are staged.
 func (c *Core) VerifyDirect(ctx context.Context) error {
-	var staged []blob.Info
-	if err := c.blobs.List(ctx, keys.StagingPrefix, func(i blob.Info) error {
-		staged = append(staged, i)
-		return nil
-	}); err != nil {
-		return err
-	}
 	var g errgroup.Group
 	g.SetLimit(4)
-	for _, i := range staged {
+	err := c.blobs.List(ctx, keys.StagingPrefix, func(i blob.Info) error {
 		unlock, ok := c.locks.TryLock("verify/" + i.Key)
 		if !ok {
-			continue // being verified already
+			return nil // being verified already
 		}
-		g.Go(func() error {
+		g.Go(func() error { // waits while 4 are verified: the listing waits with it
 			defer unlock()
 			if err := c.verifyStaged(ctx, i); err != nil && ctx.Err() == nil {
 				c.cfg.Logger.Warn("verify direct upload", "key", i.Key, "err", err)
 			}
 			return nil
 		})
+		return ctx.Err()
+	})
+	return errors.Join(err, g.Wait())
+}
+
+// VerifyStaged verifies the direct upload staged under key now, as the
+// listing would once it found it: what a notification of its arrival asks
+// (Arrived). It does nothing if this process is verifying key already, or
+// if nothing is under key (verified already, here or by another replica).
+// key must be a staging key (keys.Staged).
+func (c *Core) VerifyStaged(ctx context.Context, key string) error {
+	if _, _, err := keys.Staged(key); err != nil {
+		return err
 	}
-	return g.Wait()
+	unlock, ok := c.locks.TryLock("verify/" + key)
+	if !ok {
+		return nil // being verified already
+	}
+	defer unlock()
+	i, err := c.blobs.Stat(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.verifyStaged(ctx, i)
 }
 
 // verifyStaged hashes one staged object and settles its record: verified

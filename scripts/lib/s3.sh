@@ -10,10 +10,25 @@
 # PERSEUS_TEST_S3_URL (bucket perseus-test). If PERSEUS_TEST_S3_URL is already
 # set it starts nothing and uses that. Both functions are quiet on success; on
 # failure start_s3 prints the server log and returns non-zero.
+#
+# versitygw sends bucket event notifications (object PUTs) to a webhook, as
+# a production store would to perseus's POST /api/v0/s3/events. The URL is
+# fixed when it starts, before any server under test exists, and the tests
+# of many packages share it at once, each server on a random port: so it
+# posts to a relay (internal/testenv/s3relay) started first, and start_s3
+# exports PERSEUS_TEST_S3_EVENTS, the relay's base URL, at which a test
+# subscribes its server to the notifications of its own key prefix
+# (testenv.S3Events). What no one subscribed to is dropped. With an
+# S3 server of your own (PERSEUS_TEST_S3_URL set), set PERSEUS_TEST_S3_EVENTS
+# to such a relay it posts to, or the tests of notifications skip (and fail
+# with CI=true).
 
 PERSEUS_VERSITYGW_VERSION="${PERSEUS_VERSITYGW_VERSION:-v1.8.0}"
 _PERSEUS_S3_PID=""
 _PERSEUS_S3_DIR=""
+_PERSEUS_S3_RELAY_PID=""
+_PERSEUS_S3_RELAY=""
+_PERSEUS_S3_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # _perseus_s3_bin prints the path of versitygw: from PATH, else from go install's
 # target directory, installing it there first if it is missing.
@@ -54,6 +69,28 @@ _perseus_s3_free_port() {
 	return 1
 }
 
+# _perseus_s3_relay builds and starts the relay of event notifications in
+# $_PERSEUS_S3_DIR and sets _PERSEUS_S3_RELAY to the address it listens on.
+_perseus_s3_relay() {
+	local _
+	if ! (cd "$_PERSEUS_S3_ROOT" && go build -o "$_PERSEUS_S3_DIR/s3relay" ./internal/testenv/s3relay) >>"$_PERSEUS_S3_DIR/log" 2>&1; then
+		echo "building internal/testenv/s3relay failed" >&2
+		return 1
+	fi
+	"$_PERSEUS_S3_DIR/s3relay" -addr 127.0.0.1:0 -addr-file "$_PERSEUS_S3_DIR/relay.addr" </dev/null >>"$_PERSEUS_S3_DIR/log" 2>&1 &
+	_PERSEUS_S3_RELAY_PID=$!
+	for _ in $(seq 100); do
+		if [ -s "$_PERSEUS_S3_DIR/relay.addr" ]; then
+			_PERSEUS_S3_RELAY="$(cat "$_PERSEUS_S3_DIR/relay.addr")"
+			return 0
+		fi
+		kill -0 "$_PERSEUS_S3_RELAY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "the relay of event notifications did not start" >&2
+	return 1
+}
+
 # _perseus_s3_fail prints why start_s3 failed and the server log, then cleans up.
 _perseus_s3_fail() {
 	echo "start_s3: $1" >&2
@@ -83,6 +120,11 @@ start_s3() {
 	bin="$(_perseus_s3_bin)" || return 1
 	_PERSEUS_S3_DIR="$(mktemp -d "${TMPDIR:-/tmp}/perseus-s3.XXXXXX")" || return 1
 	mkdir -p "$_PERSEUS_S3_DIR/root" "$_PERSEUS_S3_DIR/meta"
+	# versitygw posts a test event to the webhook as it starts, and will not
+	# start if nothing listens there: the relay comes first.
+	_perseus_s3_relay || { _perseus_s3_fail "no relay of event notifications"; return 1; }
+	# Only object PUTs (a presigned upload's arrival) are notified.
+	echo '{"s3:ObjectCreated:Put": true}' >"$_PERSEUS_S3_DIR/events.json"
 	key="perseus-$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')"
 	secret="$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')"
 
@@ -92,6 +134,7 @@ start_s3() {
 		# in files instead, for filesystems without them.
 		ROOT_ACCESS_KEY="$key" ROOT_SECRET_KEY="$secret" "$bin" \
 			--port "127.0.0.1:$port" --region us-east-1 --quiet \
+			--event-webhook-url "http://$_PERSEUS_S3_RELAY/events" --event-filter "$_PERSEUS_S3_DIR/events.json" \
 			posix "${meta[@]}" "$_PERSEUS_S3_DIR/root" </dev/null >"$_PERSEUS_S3_DIR/log" 2>&1 &
 		_PERSEUS_S3_PID=$!
 		ready=""
@@ -134,15 +177,23 @@ start_s3() {
 
 	export AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_REGION=us-east-1
 	export PERSEUS_TEST_S3_URL="s3://perseus-test?endpoint=http://127.0.0.1:$port&region=us-east-1"
+	export PERSEUS_TEST_S3_EVENTS="http://$_PERSEUS_S3_RELAY"
 }
 
-# stop_s3 stops the server start_s3 started, if any, and removes its data.
+# stop_s3 stops the server (and relay) start_s3 started, if any, and removes
+# its data.
 stop_s3() {
 	if [ -n "$_PERSEUS_S3_PID" ]; then
 		kill "$_PERSEUS_S3_PID" 2>/dev/null || true
 		wait "$_PERSEUS_S3_PID" 2>/dev/null || true
 		_PERSEUS_S3_PID=""
-		unset PERSEUS_TEST_S3_URL
+		unset PERSEUS_TEST_S3_URL PERSEUS_TEST_S3_EVENTS
+	fi
+	if [ -n "$_PERSEUS_S3_RELAY_PID" ]; then
+		kill "$_PERSEUS_S3_RELAY_PID" 2>/dev/null || true
+		wait "$_PERSEUS_S3_RELAY_PID" 2>/dev/null || true
+		_PERSEUS_S3_RELAY_PID=""
+		_PERSEUS_S3_RELAY=""
 	fi
 	if [ -n "$_PERSEUS_S3_DIR" ]; then
 		rm -rf "$_PERSEUS_S3_DIR"

@@ -69,6 +69,15 @@ type PresignGetter interface {
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
+// Locator is implemented by stores over a bucket of an object store that
+// tells of the objects written to it (S3 event notifications): KeyOf turns
+// the object a notification names, by its bucket and its full key (decoded),
+// into the store's key, and reports false for an object outside the store
+// (another bucket, or outside its key prefix).
+type Locator interface {
+	KeyOf(bucket, object string) (key string, ok bool)
+}
+
 // Copier is implemented by stores that copy objects without the bytes passing
 // through the caller.
 type Copier interface {

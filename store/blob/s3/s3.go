@@ -42,6 +42,7 @@ var (
 	_ blob.Presigner     = (*Store)(nil)
 	_ blob.Copier        = (*Store)(nil)
 	_ blob.PresignGetter = (*Store)(nil)
+	_ blob.Locator       = (*Store)(nil)
 )
 
 // location is what an s3:// URL names.
@@ -148,6 +149,21 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 }
 
 func (s *Store) key(k string) *string { return aws.String(s.prefix + k) }
+
+// KeyOf returns the store's key of object in bucket, as an S3 event
+// notification names it (its key decoded): the object's key without the
+// store's prefix, if the bucket is the store's and the key within its
+// prefix.
+func (s *Store) KeyOf(bucket, object string) (string, bool) {
+	if bucket != s.bucket {
+		return "", false
+	}
+	k, ok := strings.CutPrefix(object, s.prefix)
+	if !ok || k == "" {
+		return "", false
+	}
+	return k, true
+}
 
 // isNotFound reports whether err says the key (or, for HEAD, the object) does
 // not exist.
