@@ -62,6 +62,17 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 			tc.fn(t, s)
 		})
 	}
+	t.Run("EventLogWhenSupported", func(t *testing.T) { RunEvents(t, oneStore(open)) })
+	t.Run("WebhooksWhenSupported", func(t *testing.T) { RunWebhooks(t, oneStore(open)) })
+}
+
+// oneStore returns, for RunEvents and RunWebhooks, a new store of open as
+// both stores.
+func oneStore(open func(t *testing.T) meta.Store) func(t *testing.T) (meta.Store, meta.Store) {
+	return func(t *testing.T) (meta.Store, meta.Store) {
+		s := open(t)
+		return s, s
+	}
 }
 
 // NewID returns a random id, unique enough for tests.

@@ -11,13 +11,20 @@ import (
 )
 
 // listener is the store's one LISTEN connection, outside the pool, shared
-// by Watch and the locks (Lock): it listens on every channel of handlers
-// and hands each notice to the channel's handler, in order, from one
-// goroutine. It starts at its first use and runs until close, connecting
-// again a second after the connection fails.
+// by Watch, WatchEvents and the locks (Lock): it listens on every channel
+// of handlers and hands each notice to the channel's handler, in order,
+// from one goroutine. It starts at its first use and runs until close,
+// connecting again a second after the connection fails.
 type listener struct {
 	cfg      *pgx.ConnConfig
 	handlers map[string]func(payload string) // channel → handler; fixed at newListener
+
+	// schema is the connection's current_schema(), where its search_path
+	// puts the store's tables: a channel is the whole database's, so a
+	// handler whose notices name their schema keeps those of its own.
+	// Learnt at each connection before any notice is handed out; only
+	// the listener's goroutine, and so the handlers, use it.
+	schema string
 
 	mu      sync.Mutex
 	cur     *session      // the connection being made or in use; the next one after a failure
@@ -147,6 +154,14 @@ func (l *listener) serve(ctx context.Context, s *session) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
+	var schema *string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("listen: schema: %w", err)
+	}
+	l.schema = ""
+	if schema != nil {
+		l.schema = *schema
+	}
 	for ch := range l.handlers {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return fmt.Errorf("listen %s: %w", ch, err)

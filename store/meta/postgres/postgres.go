@@ -16,14 +16,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/perseus-go/perseus/store/meta"
+	"github.com/perseus-go/perseus/store/meta/internal/watchers"
 )
 
 // Store is a meta.Store kept in PostgreSQL. It is safe for concurrent use,
 // including by several processes sharing one database.
 type Store struct {
 	pool     *pgxpool.Pool
-	listen   *listener // Watch's and the locks' LISTEN connection
-	watchers watchers
+	listen   *listener // the LISTEN connection of Watch, WatchEvents and the locks
+	watchers watchers.Set[string]
+	events   watchers.Set[eventNote] // WatchEvents
+	notices  *notices                // announces the events committed
 	locks    locks
 }
 
@@ -52,9 +55,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 
 // newStore returns the store over pool, its listener not yet started.
 func newStore(pool *pgxpool.Pool) *Store {
-	s := &Store{pool: pool, locks: locks{meta: pool}}
+	s := &Store{pool: pool, locks: locks{meta: pool}, notices: newNotices(pool)}
 	s.listen = newListener(pool.Config().ConnConfig, map[string]func(string){
-		channel:        s.watchers.publish,
+		channel:        s.watchers.Publish,
+		eventsChannel:  s.eventNotice,
 		releaseChannel: s.locks.requested,
 	})
 	return s
@@ -91,10 +95,12 @@ func defaultMaxConns() int32 { return int32(min(max(16, 4*runtime.GOMAXPROCS(0))
 
 const fileCols = `id, tenant, name, source_hash, status, size, reason, created_at, updated_at, kind`
 
-func scanFile(r pgx.Row) (meta.File, error) {
+// scanFile reads a record (fileCols), and into more whatever columns
+// follow it.
+func scanFile(r pgx.Row, more ...any) (meta.File, error) {
 	var f meta.File
 	var status, kind string
-	err := r.Scan(&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &f.CreatedAt, &f.UpdatedAt, &kind)
+	err := r.Scan(append([]any{&f.ID, &f.Tenant, &f.Name, &f.SourceHash, &status, &f.Size, &f.Reason, &f.CreatedAt, &f.UpdatedAt, &kind}, more...)...)
 	f.Status = meta.Status(status)
 	f.Kind = meta.Kind(kind)
 	f.CreatedAt = f.CreatedAt.UTC()
@@ -116,44 +122,53 @@ func now() time.Time { return time.Now().UTC() }
 // Claim implements meta.Store. One statement does it all, so concurrent
 // claims of one hash meet at the unique index and agree on one row; the
 // update on conflict leaves kind alone, so a record keeps the kind it was
-// created with.
+// created with. The same statement writes the file.created event of a
+// record it inserted (see withEvent), which notices then announces.
 func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error) {
 	t := now()
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = t
 	}
-	rec, inserted, err := scanClaim(s.pool.QueryRow(ctx, claimSQL, claimArgs(f, t)...))
+	rec, inserted, seq, err := scanClaim(s.pool.QueryRow(ctx, claimSQL, claimArgs(f, t)...))
 	if err != nil {
 		return meta.File{}, false, wrap("claim", err)
 	}
+	s.announce(rec.Tenant, seq)
 	return rec, inserted, nil
 }
 
-// claimSQL is one claim: arguments claimArgs, answer scanClaim.
-const claimSQL = `
-INSERT INTO files AS f (` + fileCols + `) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6, $7)
-ON CONFLICT (tenant, source_hash) DO UPDATE SET
+// claimSQL is one claim, and its event if it inserts the record:
+// arguments claimArgs, answer scanClaim. Inserted is told by xmax, which
+// is 0 in a row the statement inserted, and its transaction's id in one
+// it updated.
+var claimSQL = withEvent(`
+INSERT INTO files AS f (`+fileCols+`) VALUES ($1, $2, $3, $4, 'pending', 0, '', $5, $6, $7)
+ON CONFLICT (tenant, source_hash) DO UPDATE SET `+claimUpdate+`
+RETURNING `+fileCols+`, (xmax = 0) AS inserted`,
+	"c.inserted", "'"+string(meta.EventCreated)+"'", "c.updated_at", "")
+
+// claimUpdate is what a claim does to the record it finds: a failed one
+// is reset to pending, a pending one touched, an uploaded one kept.
+const claimUpdate = `
 	status = CASE WHEN f.status = 'failed' THEN 'pending' ELSE f.status END,
 	reason = CASE WHEN f.status = 'failed' THEN '' ELSE f.reason END,
-	updated_at = CASE WHEN f.status = 'uploaded' THEN f.updated_at ELSE excluded.updated_at END
-RETURNING ` + fileCols + `, (xmax = 0) AS inserted`
+	updated_at = CASE WHEN f.status = 'uploaded' THEN f.updated_at ELSE excluded.updated_at END`
 
 // claimArgs are claimSQL's arguments for a claim of f at t.
 func claimArgs(f meta.File, t time.Time) []any {
 	return []any{f.ID, f.Tenant, f.Name, f.SourceHash, f.CreatedAt.UTC(), t, string(cmp.Or(f.Kind, meta.KindHashed))}
 }
 
-// scanClaim reads claimSQL's answer: the record, and whether the claim inserted it.
-func scanClaim(row pgx.Row) (meta.File, bool, error) {
-	var rec meta.File
-	var inserted bool
+// scanClaim reads claimSQL's answer: the record, whether the claim
+// inserted it, and then the Seq of its event (nil otherwise).
+func scanClaim(row pgx.Row) (rec meta.File, inserted bool, seq *int64, err error) {
 	var status, kind string
-	err := row.Scan(&rec.ID, &rec.Tenant, &rec.Name, &rec.SourceHash, &status, &rec.Size, &rec.Reason,
-		&rec.CreatedAt, &rec.UpdatedAt, &kind, &inserted)
+	err = row.Scan(&rec.ID, &rec.Tenant, &rec.Name, &rec.SourceHash, &status, &rec.Size, &rec.Reason,
+		&rec.CreatedAt, &rec.UpdatedAt, &kind, &inserted, &seq)
 	rec.Status = meta.Status(status)
 	rec.Kind = meta.Kind(kind)
 	rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
-	return rec, inserted, err
+	return rec, inserted, seq, err
 }
 
 // Get implements meta.Store.
@@ -214,18 +229,25 @@ func (s *Store) HasSize(ctx context.Context, tenant string, size int64) (bool, e
 const hasSizeSQL = `SELECT EXISTS (SELECT 1 FROM files WHERE tenant = $1 AND size = $2 AND status = 'uploaded')`
 
 // Transition implements meta.Store. The same statement notifies watchers
-// (see Watch) of the change.
+// (see Watch) of the change and, when the transition makes an event
+// (meta.Update.Event), writes it (see withEvent); one that makes none (a
+// touch) writes nothing else.
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
 	if !storable(id) {
 		return meta.File{}, meta.ErrNotFound
 	}
-	f, err := scanFile(s.pool.QueryRow(ctx, `
-WITH u AS (
-	UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
-	WHERE id = $1 AND status = $2 RETURNING `+fileCols+`
-)
-SELECT u.* FROM u CROSS JOIN LATERAL (SELECT pg_notify('`+channel+`', u.id)) AS n`,
-		id, string(u.From), string(u.To), u.Size, u.Reason, now()))
+	args := []any{id, string(u.From), string(u.To), u.Size, u.Reason, now()}
+	var f meta.File
+	var err error
+	if typ := u.Event(); typ != "" {
+		var seq *int64
+		if f, err = scanFile(s.pool.QueryRow(ctx, transitionEventSQL, append(args, string(typ))...), &seq); err == nil {
+			s.announce(f.Tenant, seq)
+		}
+	} else {
+		f, err = scanFile(s.pool.QueryRow(ctx, `WITH c AS (`+transitionSQL+`)
+SELECT c.* FROM c`+notifyStatus, args...))
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		ok, xerr := s.Exists(ctx, id)
 		if xerr != nil {
@@ -238,27 +260,52 @@ SELECT u.* FROM u CROSS JOIN LATERAL (SELECT pg_notify('`+channel+`', u.id)) AS 
 	return f, wrap("transition", err)
 }
 
-// Delete implements meta.Store.
+// transitionSQL is a transition's change: $1 the id, $2 the status it
+// must have, $3 to $6 the new status, size, reason and time.
+const transitionSQL = `
+	UPDATE files SET status = $3, size = $4, reason = $5, updated_at = $6
+	WHERE id = $1 AND status = $2 RETURNING ` + fileCols
+
+// notifyStatus joins to a transition's answer (c) the notice to watchers.
+const notifyStatus = `
+CROSS JOIN LATERAL (SELECT pg_notify('` + channel + `', c.id)) AS n`
+
+// transitionEventSQL is a transition that makes an event, of type $7.
+var transitionEventSQL = withEvent(transitionSQL, "true", "$7", "c.updated_at", notifyStatus)
+
+// Delete implements meta.Store. The same statement writes the
+// file.deleted event (see withEvent).
 func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error) {
 	if !storable(id) {
 		return meta.File{}, meta.ErrNotFound
 	}
-	f, err := scanFile(s.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND tenant = $2 RETURNING `+fileCols, id, tenant))
+	var seq *int64
+	f, err := scanFile(s.pool.QueryRow(ctx, deleteSQL, id, tenant, now()), &seq)
+	if err == nil {
+		s.announce(f.Tenant, seq)
+	}
 	return f, wrap("delete", err)
 }
+
+// deleteSQL deletes the record $1 of tenant $2 at $3, with its event.
+var deleteSQL = withEvent(`DELETE FROM files WHERE id = $1 AND tenant = $2 RETURNING `+fileCols,
+	"true", "'"+string(meta.EventDeleted)+"'", "$3::timestamptz", "")
 
 // DeleteStale implements meta.Store. The DELETE alone decides: if a
 // concurrent Transition or Claim commits first, PostgreSQL re-checks the
 // WHERE against the row it wrote, which no longer matches. Only when
 // nothing was deleted does a second query tell a conflict from a missing
-// record. Like Delete, it notifies no watcher.
+// record. The same statement writes the file.deleted event of what it
+// deletes (see withEvent); like Delete, it notifies no watcher.
 func (s *Store) DeleteStale(ctx context.Context, tenant, id string, st meta.Status, before time.Time) (meta.File, error) {
 	if !storable(id) {
 		return meta.File{}, meta.ErrNotFound
 	}
-	f, err := scanFile(s.pool.QueryRow(ctx, `
-DELETE FROM files WHERE id = $1 AND tenant = $2 AND status = $3 AND updated_at < $4 RETURNING `+fileCols,
-		id, tenant, string(st), before.UTC()))
+	var seq *int64
+	f, err := scanFile(s.pool.QueryRow(ctx, deleteStaleSQL, id, tenant, string(st), before.UTC(), now()), &seq)
+	if err == nil {
+		s.announce(f.Tenant, seq)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		var ok bool
 		if xerr := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1 AND tenant = $2)`, id, tenant).Scan(&ok); xerr != nil {
@@ -270,6 +317,12 @@ DELETE FROM files WHERE id = $1 AND tenant = $2 AND status = $3 AND updated_at <
 	}
 	return f, wrap("delete stale", err)
 }
+
+// deleteStaleSQL deletes the record $1 of tenant $2 if it is in status $3
+// and was last updated before $4, with its event at $5.
+var deleteStaleSQL = withEvent(`
+	DELETE FROM files WHERE id = $1 AND tenant = $2 AND status = $3 AND updated_at < $4 RETURNING `+fileCols,
+	"true", "'"+string(meta.EventDeleted)+"'", "$5::timestamptz", "")
 
 // Stale implements meta.Store. A negative limit means no limit.
 func (s *Store) Stale(ctx context.Context, st meta.Status, before time.Time, limit int) ([]meta.File, error) {
@@ -355,6 +408,7 @@ func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.pool.Pin
 // their holders asked to let go; Watch calls return.
 func (s *Store) Close() error {
 	s.locks.close()
+	s.notices.close()
 	s.listen.close()
 	s.pool.Close()
 	return nil

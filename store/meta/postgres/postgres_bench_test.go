@@ -85,6 +85,25 @@ func BenchmarkClaimParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkClaimTenantEachParallel is BenchmarkClaimParallel with a
+// tenant for each goroutine: claims of different tenants take different
+// event counters (see withEvent), and wait for none of the others'.
+func BenchmarkClaimTenantEachParallel(b *testing.B) {
+	s := benchStore(b)
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		tenant := fmt.Sprint("t", n.Add(1))
+		for pb.Next() {
+			f := benchFile()
+			f.Tenant = tenant
+			if _, _, err := s.Claim(context.Background(), f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkTransitionParallel(b *testing.B) {
 	s := benchStore(b)
 	ids, _ := seed(b, s, 2000)
@@ -147,4 +166,34 @@ func BenchmarkKeyByHashParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkUploadParallel is the writes of one upload: a claim that
+// creates a record, then its transition to uploaded; each makes an event.
+// The goroutines share one tenant, whose event counter every write takes
+// in turn until its commit, or have a tenant each.
+func BenchmarkUploadParallel(b *testing.B) {
+	for _, shared := range []bool{true, false} {
+		b.Run(map[bool]string{true: "one-tenant", false: "tenant-each"}[shared], func(b *testing.B) {
+			s := benchStore(b)
+			var n atomic.Int64
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				tenant := "t"
+				if !shared {
+					tenant = fmt.Sprint("t", n.Add(1))
+				}
+				for pb.Next() {
+					f := benchFile()
+					f.Tenant = tenant
+					if _, _, err := s.Claim(context.Background(), f); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.Transition(context.Background(), f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusUploaded, Size: 1}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }

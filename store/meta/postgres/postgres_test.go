@@ -80,6 +80,18 @@ func TestPostgres(t *testing.T) {
 			return open(t, u), open(t, u)
 		})
 	})
+	t.Run("EventsAcrossReplicas", func(t *testing.T) {
+		metatest.RunEvents(t, func(t *testing.T) (meta.Store, meta.Store) {
+			u := freshSchema(t, base, admin)
+			return open(t, u), open(t, u)
+		})
+	})
+	t.Run("WebhooksAcrossReplicas", func(t *testing.T) {
+		metatest.RunWebhooks(t, func(t *testing.T) (meta.Store, meta.Store) {
+			u := freshSchema(t, base, admin)
+			return open(t, u), open(t, u)
+		})
+	})
 	t.Run("LockFreedWhenHolderDies", func(t *testing.T) { testLockFreedWhenHolderDies(t, base, admin) })
 	t.Run("CloseFreesLocks", func(t *testing.T) { testCloseFreesLocks(t, base, admin) })
 	t.Run("LockAskSurvivesListenerLoss", func(t *testing.T) { testLockAskSurvivesListenerLoss(t, base, admin) })

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/perseus-go/perseus/store/meta"
 )
@@ -20,45 +19,19 @@ const channel = "perseus_file_status"
 // connection fails (or cannot be made); the listener connects again by
 // itself, and a Watch called after a failure waits for that connection.
 func (s *Store) Watch(ctx context.Context, fn func(id string)) error {
-	defer s.watchers.add(fn)()
+	defer s.watchers.Add(fn)()
+	return s.listening(ctx, "watch")
+}
+
+// listening waits, for a watch that op names, until ctx ends or the
+// connection the listener uses now ends, and returns why, as Watch and
+// WatchEvents do.
+func (s *Store) listening(ctx context.Context, op string) error {
 	sess := s.listen.current()
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("postgres: watch: %w", ctx.Err())
+		return fmt.Errorf("postgres: %s: %w", op, ctx.Err())
 	case <-sess.lost:
-		return fmt.Errorf("postgres: watch: %w", sess.err)
-	}
-}
-
-// watchers are the functions of the Watch calls under way.
-type watchers struct {
-	mu   sync.Mutex // held while fns are called, so none is called after its Watch returned
-	next int
-	fns  map[int]func(string)
-}
-
-// add adds fn and returns the function that removes it.
-func (w *watchers) add(fn func(string)) (remove func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.fns == nil {
-		w.fns = make(map[int]func(string))
-	}
-	id := w.next
-	w.next++
-	w.fns[id] = fn
-	return func() {
-		w.mu.Lock()
-		delete(w.fns, id)
-		w.mu.Unlock()
-	}
-}
-
-// publish hands the id of a changed file to every Watch under way.
-func (w *watchers) publish(id string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, fn := range w.fns {
-		fn(id)
+		return fmt.Errorf("postgres: %s: %w", op, sess.err)
 	}
 }

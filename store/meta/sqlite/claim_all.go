@@ -11,7 +11,9 @@ import (
 // ClaimAll implements meta.Store. Its claims are one write of the writer,
 // so they run in one savepoint of one group commit: one fsync for all of
 // them (and for whatever other writes share that commit), all or none.
-// SQLite has one writer, so there is no lock order to keep.
+// SQLite has one writer, so there is no lock order to keep. The events of
+// the records they create are recorded by the same write, in the order of
+// the files given.
 func (s *Store) ClaimAll(ctx context.Context, files []meta.File) ([]meta.Claimed, error) {
 	if len(files) == 0 {
 		return []meta.Claimed{}, nil
@@ -20,7 +22,7 @@ func (s *Store) ClaimAll(ctx context.Context, files []meta.File) ([]meta.Claimed
 	out := make([]meta.Claimed, len(files))
 	err := s.w.do(ctx, func(w *writer) error {
 		for i, f := range files {
-			rec, err := w.claim(f, now)
+			rec, _, err := w.claim(f, now)
 			if err != nil {
 				return err
 			}

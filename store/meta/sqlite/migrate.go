@@ -17,8 +17,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return err
+	// Every table and index after files.kind's is made IF NOT EXISTS, so a
+	// database made before them gets them here.
+	for _, ddl := range []string{schema, eventsSchema, webhooksSchema} {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return err
+		}
 	}
 	if err := addKind(ctx, tx); err != nil {
 		return fmt.Errorf("files.kind: %w", err)

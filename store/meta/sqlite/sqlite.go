@@ -25,6 +25,7 @@ import (
 type Store struct {
 	db    *sql.DB
 	w     *writer
+	feed  *feed    // the events the writer commits, to WatchEvents
 	stmts sync.Map // query text → *sql.Stmt prepared on db, so that no read parses SQL again
 	locks locks    // the names locked (Lock)
 }
@@ -82,12 +83,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	w, err := newWriter(ctx, db)
+	f := newFeed()
+	w, err := newWriter(ctx, db, f.committed)
 	if err != nil {
+		f.close()
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{db: db, w: w}, nil
+	return &Store{db: db, w: w, feed: f}, nil
 }
 
 // prepared returns the statement for query, prepared once for the pool.
@@ -148,7 +151,7 @@ func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error)
 	now := ms(time.Now())
 	var rec meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
-		rec, err = w.claim(f, now)
+		rec, _, err = w.claim(f, now)
 		return err
 	})
 	if err != nil {
@@ -157,18 +160,32 @@ func (s *Store) Claim(ctx context.Context, f meta.File) (meta.File, bool, error)
 	return rec, rec.ID == f.ID, nil
 }
 
-// claim is one claim of f, in the writer's transaction. The update on
-// conflict leaves kind alone, so a record keeps the kind it was created
-// with.
-func (w *writer) claim(f meta.File, now int64) (meta.File, error) {
-	return scanFile(w.queryRow(`
+// claim is one claim of f, in the writer's transaction, and the
+// file.created event of the record if it inserts it (which it reports).
+// It inserts the record if there is none; otherwise it updates the one
+// there, leaving its kind alone, so a record keeps the kind it was created
+// with. The writer applies one write at a time, so nothing comes between
+// the two.
+func (w *writer) claim(f meta.File, now int64) (meta.File, bool, error) {
+	rec, err := scanFile(w.queryRow(`
 INSERT INTO files (`+fileCols+`) VALUES (?, ?, ?, ?, 'pending', 0, '', ?, ?, ?)
-ON CONFLICT (tenant, source_hash) DO UPDATE SET
-	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
-	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
-	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE excluded.updated_at END
+ON CONFLICT (tenant, source_hash) DO NOTHING
 RETURNING `+fileCols,
 		f.ID, f.Tenant, f.Name, f.SourceHash, ms(f.CreatedAt), now, string(cmp.Or(f.Kind, meta.KindHashed))))
+	if err == nil {
+		return rec, true, w.event(meta.EventCreated, rec, now)
+	}
+	if !errors.Is(err, meta.ErrNotFound) {
+		return rec, false, err
+	}
+	rec, err = scanFile(w.queryRow(`
+UPDATE files SET
+	status = CASE WHEN status = 'failed' THEN 'pending' ELSE status END,
+	reason = CASE WHEN status = 'failed' THEN '' ELSE reason END,
+	updated_at = CASE WHEN status = 'uploaded' THEN updated_at ELSE ? END
+WHERE tenant = ? AND source_hash = ?
+RETURNING `+fileCols, now, f.Tenant, f.SourceHash))
+	return rec, false, err
 }
 
 // Get implements meta.Store.
@@ -244,7 +261,8 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Transition implements meta.Store.
+// Transition implements meta.Store; the same write records the event the
+// transition makes, if any (meta.Update.Event).
 func (s *Store) Transition(ctx context.Context, id string, u meta.Update) (meta.File, error) {
 	var f meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
@@ -261,16 +279,22 @@ WHERE id = ? AND status = ? RETURNING `+fileCols,
 				return meta.ErrConflict
 			}
 		}
+		if typ := u.Event(); err == nil && typ != "" {
+			err = w.event(typ, f, ms(f.UpdatedAt))
+		}
 		return err
 	})
 	return f, wrap("transition", err)
 }
 
-// Delete implements meta.Store.
+// Delete implements meta.Store; the same write records the file.deleted event.
 func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error) {
 	var f meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
 		f, err = scanFile(w.queryRow(`DELETE FROM files WHERE id = ? AND tenant = ? RETURNING `+fileCols, id, tenant))
+		if err == nil {
+			err = w.event(meta.EventDeleted, f, ms(time.Now()))
+		}
 		return err
 	})
 	return f, wrap("delete", err)
@@ -278,7 +302,8 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) (meta.File, error
 
 // DeleteStale implements meta.Store. The delete and, when it finds
 // nothing, the look for why run in one transaction of the writer, so no
-// other write comes between them.
+// other write comes between them; so does the file.deleted event of what
+// it deletes.
 func (s *Store) DeleteStale(ctx context.Context, tenant, id string, st meta.Status, before time.Time) (meta.File, error) {
 	var f meta.File
 	err := s.w.do(ctx, func(w *writer) (err error) {
@@ -293,6 +318,9 @@ DELETE FROM files WHERE id = ? AND tenant = ? AND status = ? AND updated_at < ? 
 			if n > 0 {
 				return meta.ErrConflict
 			}
+		}
+		if err == nil {
+			err = w.event(meta.EventDeleted, f, ms(time.Now()))
 		}
 		return err
 	})
@@ -397,6 +425,7 @@ func (s *Store) Ping(ctx context.Context) error { return wrap("ping", s.db.PingC
 // Close implements meta.Store. Writes in flight are committed first.
 func (s *Store) Close() error {
 	err := s.w.close()
+	s.feed.close()
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(err, s.db.Close())
 }

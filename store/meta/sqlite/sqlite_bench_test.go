@@ -183,3 +183,33 @@ func BenchmarkKeyByHashParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUploadParallel is the writes of one upload: a claim that
+// creates a record, then its transition to uploaded; each makes an event.
+// The goroutines share one tenant, whose log every write appends to, or
+// have a tenant each.
+func BenchmarkUploadParallel(b *testing.B) {
+	for _, shared := range []bool{true, false} {
+		b.Run(map[bool]string{true: "one-tenant", false: "tenant-each"}[shared], func(b *testing.B) {
+			s := openBench(b)
+			ctx := context.Background()
+			var n atomic.Int64
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				tenant := "t"
+				if !shared {
+					tenant = fmt.Sprint("t", n.Add(1))
+				}
+				for pb.Next() {
+					f, _, err := s.Claim(ctx, newFile(tenant))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := s.Transition(ctx, f.ID, meta.Update{From: meta.StatusPending, To: meta.StatusUploaded, Size: 1}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -20,13 +20,19 @@ import (
 // that holds its write, and so its fsync, has returned. Each write runs
 // inside a savepoint, so one that fails leaves the others of its batch
 // untouched.
+//
+// The events the writes of a batch record (event) are handed to
+// committed once the batch has committed, those of the writes that
+// failed left out.
 type writer struct {
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt // prepared on conn; used by the writer goroutine only
-	reqs  chan *writeReq       // unbuffered: a request is either taken or refused
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	conn      *sql.Conn
+	stmts     map[string]*sql.Stmt // prepared on conn; used by the writer goroutine only
+	reqs      chan *writeReq       // unbuffered: a request is either taken or refused
+	quit      chan struct{}
+	done      chan struct{}
+	once      sync.Once
+	notes     []eventNote       // the events of the batch so far; writer goroutine only
+	committed func([]eventNote) // called with a batch's events after its commit; must not keep the slice
 }
 
 type writeReq struct {
@@ -41,13 +47,15 @@ const maxBatch = 128
 
 var errClosed = errors.New("sqlite: store closed")
 
-func newWriter(ctx context.Context, db *sql.DB) (*writer, error) {
+// newWriter starts the writer of db; committed, if not nil, is called
+// with the events of each batch that commits some (see writer).
+func newWriter(ctx context.Context, db *sql.DB, committed func([]eventNote)) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	w := &writer{conn: conn, stmts: map[string]*sql.Stmt{}, reqs: make(chan *writeReq),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), committed: committed}
 	go w.run()
 	return w, nil
 }
@@ -124,6 +132,10 @@ func (w *writer) run() {
 			}
 		}
 		w.commit(batch, errs[:len(batch)])
+		if len(w.notes) > 0 && w.committed != nil {
+			w.committed(w.notes)
+		}
+		w.notes = w.notes[:0]
 		for i, r := range batch {
 			r.res <- errs[i]
 			batch[i], errs[i] = nil, nil
@@ -131,9 +143,12 @@ func (w *writer) run() {
 	}
 }
 
-// commit applies batch in one transaction, setting errs[i] to the outcome of batch[i].
+// commit applies batch in one transaction, setting errs[i] to the outcome
+// of batch[i], and leaves in notes the events of the writes it committed.
 func (w *writer) commit(batch []*writeReq, errs []error) {
+	w.notes = w.notes[:0]
 	fail := func(err error) {
+		w.notes = w.notes[:0] // nothing was committed
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
@@ -156,7 +171,9 @@ func (w *writer) commit(batch []*writeReq, errs []error) {
 			fail(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
+		noted := len(w.notes)
 		if errs[i] = r.fn(w); errs[i] != nil {
+			w.notes = w.notes[:noted] // the write's events are rolled back with it
 			if _, err := w.exec("ROLLBACK TO w"); err != nil {
 				// The transaction itself is gone (SQLite rolls it all back on
 				// some errors): nothing of this batch was applied.
