@@ -19,12 +19,12 @@ import (
 
 // sizes says how much work each row does.
 type sizes struct {
-	big        int64         // rows 1–3: one new file
+	big        int64         // rows 1–3 and 8: one new file
 	huge       int64         // row 4: the file whose upload's peak RSS is measured
 	smallFiles int           // row 5
 	metaDur    time.Duration // row 6, per store, after a warm-up
 	waits      int           // row 7, per setting
-	rounds     int           // rows 1, 2, 3 and 5: rounds, each timing every variant once
+	rounds     int           // rows 1, 2, 3, 5 and 8: rounds, each timing every variant once
 }
 
 // The smoke file is larger than the CLI's default part size (16 MiB), so
@@ -46,14 +46,21 @@ type env struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == tusClientMode { // the bench's own tus client, as a process (tusclient.go)
+		if err := runTusClient(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench tus-client:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The servers the bench starts off the embedded default are one fleet:
 	// one signing key.
 	if os.Getenv("PERSEUS_SIGNING_KEY") == "" {
 		os.Setenv("PERSEUS_SIGNING_KEY", "bench=0123456789abcdef0123456789abcdef")
 	}
 	smokeFlag := flag.Bool("smoke", false, "shrink every row (40 MiB instead of 1 GiB, 50 files, 1 s, one round) and only check that it runs")
-	rowsFlag := flag.String("rows", "1,2,3,4,5,6,7", "comma-separated rows to run")
-	roundsFlag := flag.Int("rounds", 0, "`N` rounds of rows 1, 2, 3 and 5 (default 5, with --smoke 1; a table of record needs at least 5)")
+	rowsFlag := flag.String("rows", "1,2,3,4,5,6,7,8", "comma-separated rows to run")
+	roundsFlag := flag.Int("rounds", 0, "`N` rounds of rows 1, 2, 3, 5 and 8 (default 5, with --smoke 1; a table of record needs at least 5)")
 	workFlag := flag.String("work", "", "scratch `DIR` (default: a new temporary directory, removed at the end)")
 	binFlag := flag.String("perseus", "", "perseus `BINARY` to drive (default: go build ./cmd/perseus)")
 	profFlag := flag.String("profile", "", "write CPU profiles of the servers of rows 1, 5 and 6 (their last round) into `DIR`")
@@ -101,15 +108,15 @@ func run(ctx context.Context, smokeMode bool, rowList string, rounds int, work, 
 	want := map[int]bool{}
 	for _, s := range strings.Split(rowList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 7 {
-			return fmt.Errorf("--rows %q: give numbers from 1 to 7", rowList)
+		if err != nil || n < 1 || n > 8 {
+			return fmt.Errorf("--rows %q: give numbers from 1 to 8", rowList)
 		}
 		want[n] = true
 	}
 	start := time.Now()
 	t := &table{}
 	steps := []func(context.Context, *env, *table) error{
-		1: rowNewFile, 2: rowS3, 3: rowReupload, 4: rowRSS, 5: rowSmallFiles, 6: rowMeta, 7: rowWait,
+		1: rowNewFile, 2: rowS3, 3: rowReupload, 4: rowRSS, 5: rowSmallFiles, 6: rowMeta, 7: rowWait, 8: rowTusResume,
 	}
 	for n, fn := range steps {
 		if !want[n] {

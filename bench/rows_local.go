@@ -10,9 +10,10 @@ import (
 )
 
 // rowNewFile measures row 1: a new file through the CLI into a fresh
-// embedded server (SQLite, local directory), three ways, against Go's
-// SHA-256 of it beside a durable copy on the same disk; and tusd, a peer,
-// taking the same file.
+// embedded server (SQLite, local directory), three ways, and through its
+// tus endpoint (the bench's tus client, one PATCH), against Go's SHA-256
+// of it beside a durable copy on the same disk; and tusd, a peer, taking
+// the same file from the same tus client.
 func rowNewFile(ctx context.Context, e *env, t *table) error {
 	path := filepath.Join(e.work, "big.bin")
 	if err := writeFile(path, e.big, 1); err != nil {
@@ -47,7 +48,19 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 		return v
 	}
 	def, stream, hashFirst := upload(), upload("--stream"), upload("--hash-first")
-	vs := []*variant{overlapped, sequential, def, stream, hashFirst}
+	tusOne := &variant{name: "tus: POST, one PATCH (bench tus-client)"}
+	tusOne.run = func(ctx context.Context, last bool) (time.Duration, error) {
+		return e.timeCLI(ctx, cliRun{
+			inputs: []string{path},
+			driver: func(s *server) error {
+				_, err := tusClient{endpoint: s.URL + tusEndpoint, file: path, key: apiKey, status: "uploaded"}.run(ctx)
+				return err
+			},
+			after:   func(s *server) error { return checkUploaded(ctx, s, want) },
+			profile: profileIf(last, "row1-server-tus"), expect: tusOne.times.lastOr(5*time.Second) + time.Second,
+		})
+	}
+	vs := []*variant{overlapped, sequential, def, stream, hashFirst, tusOne}
 	tus := e.newTusPeer(path, e.big)
 	if tus.bin != "" {
 		vs = append(vs, tus.variant())
@@ -85,6 +98,22 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 			notes: []string{fmt.Sprintf("%s; %s the sequential sum", u.note, seq)},
 		})
 	}
+	r, rs := tusOne.times.over(overlapped.times)
+	_, seq := tusOne.times.over(sequential.times)
+	_, overDef := tusOne.times.over(def.times)
+	t.add(row{n: 1, what: "new " + mib(e.big) + " file, embedded server, tus 1.0 (POST, then the file in one PATCH)",
+		perseus: tusOne.times.String() + ", " + rate(e.big, tusOne.times.median()), baseline: base, ratio: rs,
+		target: "≤ 1.3×", met: e.verdict(r <= 1.3),
+		notes: []string{fmt.Sprintf("tus: the bench's own tus 1.0 client as its own process (the bench binary run as "+
+			"`bench tus-client`, Go net/http) against /api/v0/tus/ of a `perseus serve` started for that timing alone on a fresh "+
+			"--data (the embedded default: SQLite, local directory): POST with Upload-Length and Upload-Metadata (filename), "+
+			"then one PATCH from Upload-Offset 0 whose body is the file (sendfile); time = the client process's wall time, until "+
+			"that PATCH was answered 204 with Perseus-File-Status: uploaded: the server hashed the bytes in one pass as they "+
+			"arrived, made them durable (fsync, the upload's state committed), moved them to the content key and recorded "+
+			"the file; the client hashes nothing; %s the sequential sum", seq)},
+	})
+	t.add(row{n: 1, what: "the same tus upload against the CLI default (same rounds)",
+		perseus: tusOne.times.String(), baseline: def.times.String(), ratio: overDef, target: "report", met: "-"})
 	notes := []string{
 		fmt.Sprintf("baseline = Go crypto/sha256 of the file (one goroutine, reading ahead on another) beside a durable copy of it "+
 			"into a new directory on the data dir's filesystem (1 MiB user-space buffer, fsync, rename, fsync dir), on two goroutines: "+
@@ -100,16 +129,17 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 			target: "report", met: "-", notes: notes})
 		return nil
 	}
-	_, rs := tus.v.times.over(overlapped.times)
+	_, rs = tus.v.times.over(overlapped.times)
 	_, rss := tus.synced.over(overlapped.times)
 	t.add(row{n: 1, what: "peer: tusd " + tus.version + ", file store on the same disk, new " + mib(e.big) + " file in one PATCH",
 		perseus: tus.v.times.String(), baseline: base, ratio: rs, target: "report", met: "-"})
 	t.add(row{n: 1, what: "peer: the same tusd upload, then `sync`",
 		perseus: tus.synced.String(), baseline: base, ratio: rss, target: "report", met: "-",
 		notes: append(notes, "peer: tusd "+tus.version+" (-upload-dir on the data dir's disk), started fresh for each timing; "+
-			"a minimal tus 1.0 client in the bench: POST with Upload-Length, then one PATCH (Upload-Offset: 0) whose body is the "+
-			"file (sendfile); tusd does no hashing and never fsyncs, so its second figure adds a `sync` of the machine after the "+
-			"PATCH was answered; it writes the file once, and a small .info file beside it"),
+			"the bench's tus client as its own process, as for Perseus's tus figure (POST with Upload-Length, then one PATCH "+
+			"(Upload-Offset: 0) whose body is the file, by sendfile), timed from its start; tusd does no hashing and never "+
+			"fsyncs, so its second figure adds a `sync` of the machine after the PATCH was answered; it writes the file once, "+
+			"and a small .info file beside it"),
 	})
 	return nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -90,62 +88,15 @@ func (p *tusPeer) run(ctx context.Context) (patched, synced time.Duration, err e
 		return 0, 0, err
 	}
 	start := time.Now()
-	id, err := tusUpload(ctx, s.URL+"/files/", p.file, p.size)
+	loc, err := tusClient{endpoint: s.URL + "/files/", file: p.file}.run(ctx)
 	patched = time.Since(start)
 	if err != nil {
 		return 0, 0, err
 	}
 	syscall.Sync()
 	synced = time.Since(start)
-	if fi, err := os.Stat(filepath.Join(dir, id)); err != nil || fi.Size() != p.size {
+	if fi, err := os.Stat(filepath.Join(dir, path.Base(loc))); err != nil || fi.Size() != p.size {
 		return 0, 0, fmt.Errorf("tusd stored %v (%v), want %d bytes", fi, err, p.size)
 	}
 	return patched, synced, nil
-}
-
-// tusUpload is a minimal tus 1.0 client: it creates an upload at endpoint
-// (the creation extension) and sends the whole file in one PATCH, the file
-// itself as the body so that the kernel can sendfile it. It returns the
-// upload's id.
-func tusUpload(ctx context.Context, endpoint, file string, size int64) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("tus POST: %s", resp.Status)
-	}
-	loc, err := resp.Location()
-	if err != nil {
-		return "", fmt.Errorf("tus POST: %w", err)
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	req, err = http.NewRequestWithContext(ctx, http.MethodPatch, loc.String(), f)
-	if err != nil {
-		return "", err
-	}
-	req.ContentLength = size
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Offset", "0")
-	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != strconv.FormatInt(size, 10) {
-		return "", fmt.Errorf("tus PATCH: %s, Upload-Offset %q", resp.Status, resp.Header.Get("Upload-Offset"))
-	}
-	return path.Base(loc.Path), nil
 }
