@@ -21,6 +21,8 @@ const Version = "0.1.0"
 type Client struct {
 	// File is the file service: client.File.UploadFile(ctx, path), …
 	File *FileService
+	// Webhooks is the webhooks service: client.Webhooks.Add(ctx, url), …
+	Webhooks *WebhookService
 
 	base      *url.URL
 	apiKey    string
@@ -118,6 +120,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	c.File = &FileService{client: c}
+	c.Webhooks = &WebhookService{client: c}
 	return c, nil
 }
 

@@ -57,16 +57,21 @@ func Example_readme() {
 }
 
 // TestREADMESnippetsAreExamples: every Go snippet of the README stands, line
-// for line, in an example that runs, so that none can stop compiling or
-// skip an error unnoticed.
+// for line, in an example that runs (or, for the webhook receiver, in the
+// test that runs it: internal/webhook's TestREADMEReceiver), so that none
+// can stop compiling or skip an error unnoticed.
 func TestREADMESnippetsAreExamples(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile("example_readme_test.go")
-	if err != nil {
-		t.Fatal(err)
+	var example []byte
+	for _, f := range []string{"example_readme_test.go", "internal/webhook/example_receiver_test.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		example = append(example, b...)
 	}
 	snippets := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllSubmatch(readme, -1)
 	if len(snippets) == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -93,6 +94,31 @@ type Config struct {
 	// Version names this build in the perseus_build_info metric. Default:
 	// the main module's version from the binary's build information.
 	Version string
+
+	// Webhooks (webhooks.go). WebhookAllow are the networks deliveries may
+	// reach although they are denied by default (webhook.Denied: loopback,
+	// private, link-local and metadata, CGNAT, multicast…); an allowed
+	// network overrides a denied one.
+	WebhookAllow []netip.Prefix
+	// WebhookRetryFor is how long an event is retried before its webhook
+	// is marked failing; it is still retried, hourly. Default 24h.
+	WebhookRetryFor time.Duration
+	// WebhookTimeout is the longest one delivery may take, the receiver's
+	// answer included. Default 10s.
+	WebhookTimeout time.Duration
+	// WebhookLease is how long a replica holds a webhook while it delivers
+	// one event; when a replica dies mid-delivery, another delivers the
+	// event once the lease has run out. Default WebhookTimeout + 5s.
+	WebhookLease time.Duration
+	// WebhookWorkers is how many deliveries this replica makes at once.
+	// Default 4.
+	WebhookWorkers int
+	// WebhookRetryDelays are the pauses after each failed attempt at an
+	// event, the last repeated, each within ±20%. Default 5s, 30s, 2m,
+	// 10m, 1h.
+	WebhookRetryDelays []time.Duration
+	// MaxWebhooks is how many webhooks a tenant may have. Default 20.
+	MaxWebhooks int
 }
 
 // SigningKey is one signing key of a fleet: an ID of 1 to 32 letters,
@@ -146,6 +172,9 @@ func (c *Config) withDefaults() (Config, error) {
 		if _, ok := cfg.Blobs.(blob.Locator); !ok {
 			return cfg, errors.New("server: Config.S3EventsToken: the blob store takes no S3 event notifications (it is not an S3 store)")
 		}
+	}
+	if cfg.MaxWebhooks <= 0 {
+		cfg.MaxWebhooks = 20
 	}
 	if cfg.MaxFindValues <= 0 {
 		cfg.MaxFindValues = 1000

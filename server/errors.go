@@ -86,4 +86,11 @@ var (
 	ErrS3EventsOff   = &Error{http.StatusNotFound, "s3_events_off", "this server takes no S3 event notifications: start it with --s3-events-token"}
 	ErrS3EventsToken = &Error{http.StatusUnauthorized, "unauthorized", "missing or wrong token: give the event sender this endpoint's URL with ?token=<the server's --s3-events-token>"}
 	ErrS3EventsBody  = &Error{http.StatusBadRequest, "bad_request", `the body must be a JSON object of S3 event notifications: {"Records": [{"eventName": "s3:ObjectCreated:Put", "s3": {"bucket": {"name": …}, "object": {"key": …}}}]}`}
+
+	// Webhooks (/api/v0/webhooks…).
+	ErrInvalidWebhookURL = &Error{http.StatusBadRequest, "invalid_webhook_url", "url must be an absolute http or https URL of at most 2048 bytes, without user, password or fragment, whose host resolves"}
+	ErrWebhookDenied     = &Error{http.StatusBadRequest, "webhook_address_denied", "the URL's host is an address webhooks may not reach (loopback, private, link-local or another network that is not the public internet) unless the server allows it (perseus serve --webhook-allow)"}
+	ErrInvalidEvents     = &Error{http.StatusBadRequest, "invalid_events", "events must list event types among file.created, file.uploaded, file.failed and file.deleted (none: all of them)"}
+	ErrWebhookNotFound   = &Error{http.StatusNotFound, "webhook_not_found", "no webhook with this id"}
+	ErrTooManyWebhooks   = &Error{http.StatusConflict, "too_many_webhooks", "you have as many webhooks as a tenant may have; remove one first"}
 )

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/perseus-go/perseus/internal/ingest"
 	"github.com/perseus-go/perseus/internal/metrics"
 	"github.com/perseus-go/perseus/internal/ratelimit"
 	"github.com/perseus-go/perseus/internal/sign"
+	"github.com/perseus-go/perseus/internal/webhook"
 	"github.com/perseus-go/perseus/store/meta"
 	"github.com/rs/cors"
 )
@@ -32,6 +34,9 @@ type Server struct {
 	rate *ratelimit.PerKey // nil: no rate limit
 	cors *cors.Cors        // nil without Config.CORSOrigins
 	tus  http.Handler      // the tus 1.0 endpoint (tus.go)
+
+	hooks     *webhook.Dispatcher // nil when the metadata store keeps no webhooks (webhooks.go)
+	hookStore webhook.Store
 }
 
 // New builds a Server from cfg.
@@ -59,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if s.tus, err = s.newTus(); err != nil {
+		return nil, err
+	}
+	if err := s.newWebhooks(); err != nil {
 		return nil, err
 	}
 	s.routes()
@@ -96,6 +104,12 @@ func (s *Server) routes() {
 	for _, route := range []string{"OPTIONS " + tusBase + "{$}", "POST " + tusBase + "{$}",
 		"OPTIONS " + tusBase + "{id}", "HEAD " + tusBase + "{id}", "PATCH " + tusBase + "{id}", "DELETE " + tusBase + "{id}"} {
 		m.Handle(route, s.tus)
+	}
+	if s.hooks != nil {
+		m.HandleFunc("POST /api/v0/webhooks", s.auth(s.handleWebhookCreate))
+		m.HandleFunc("GET /api/v0/webhooks", s.auth(s.handleWebhookList))
+		m.HandleFunc("DELETE /api/v0/webhooks/{id}", s.auth(s.handleWebhookDelete))
+		m.HandleFunc("POST /api/v0/webhooks/{id}/test", s.auth(s.handleWebhookTest))
 	}
 	s.mux = m
 }
@@ -215,8 +229,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // Run does the core's background work (verifying direct uploads, sweeping,
-// watching other replicas' changes) until ctx ends.
-func (s *Server) Run(ctx context.Context) error { return s.core.Run(ctx) }
+// watching other replicas' changes) and delivers webhooks until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.runWebhooks(ctx) })
+	err := s.core.Run(ctx)
+	wg.Wait()
+	return err
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -1,4 +1,4 @@
-// Package cli is the perseus command line: serve, file, keys and version.
+// Package cli is the perseus command line: serve, file, keys, webhooks and version.
 package cli
 
 import (
@@ -74,7 +74,7 @@ LETTRIA_API_KEY like the Python SDK.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(), newFileCmd(), newKeysCmd(), newLoadCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newFileCmd(), newKeysCmd(), newWebhooksCmd(), newLoadCmd(), newVersionCmd())
 	markUsage(root)
 	return root
 }

@@ -27,8 +27,9 @@ type serveFlags struct {
 	s3EventsToken                    string // --s3-events-token
 	maxSize                          int64
 	logFormat, pprofAddr             string
-	limits                           limitFlags // serve_limits.go
-	ops                              opsFlags   // TLS, CORS, log level, metrics, shutdown: serve_ops.go
+	limits                           limitFlags   // serve_limits.go
+	webhooks                         webhookFlags // serve_webhooks.go
+	ops                              opsFlags     // TLS, CORS, log level, metrics, shutdown: serve_ops.go
 }
 
 func newServeCmd() *cobra.Command {
@@ -93,6 +94,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty; --metrics-addr serves it too) [PERSEUS_PPROF]")
 	f.ops.register(fl, env)
 	f.limits.register(fl, env)
+	f.webhooks.register(fl, env)
 	return cmd
 }
 
@@ -171,6 +173,9 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger,
 		CORSOrigins: f.ops.corsOrigins, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
+	if err := f.webhooks.apply(&cfg); err != nil {
+		return err
+	}
 	if len(signingKeys) == 0 {
 		if cfg.SigningKey, err = secretFile(filepath.Join(f.data, "signing.key"), 32); err != nil {
 			return err

@@ -22,6 +22,9 @@ func (f serveFlags) check() error {
 	if err := f.limits.check(); err != nil {
 		return err
 	}
+	if err := f.webhooks.check(); err != nil {
+		return err
+	}
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
