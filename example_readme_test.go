@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/perseus-go/perseus"
 )
@@ -54,6 +56,39 @@ func Example_readme() {
 	fmt.Println(done.Name, done.Status)
 	// Output:
 	// report.pdf uploaded
+}
+
+// ExampleFileService_Events follows the caller's uploads as they happen:
+// the README's snippet, against a real server, until its context ends.
+func ExampleFileService_Events() {
+	host, dir, stop := startServer()
+	defer stop()
+	client, err := perseus.NewClient(perseus.WithHost(host), perseus.WithAPIKey("dev-key"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	writeFile(dir, "report.pdf", "%PDF-1.7 quarterly numbers")
+	if _, err := client.File.UploadFile(context.Background(), filepath.Join(dir, "report.pdf")); err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+
+	err = func() error {
+		// The README's snippet, from here:
+		uploaded := perseus.EventsOptions{Types: []perseus.EventType{perseus.EventFileUploaded}}
+		for ev, err := range client.File.Events(ctx, uploaded) {
+			if err != nil {
+				return err // ctx's error once it ends
+			}
+			fmt.Println(ev.ID, ev.Type, ev.File.Name) // ev.ID as Since resumes after it
+		}
+		return nil
+	}()
+	fmt.Println("stopped:", err)
+	// Output:
+	// 2 file.uploaded report.pdf
+	// stopped: context deadline exceeded
 }
 
 // TestREADMESnippetsAreExamples: every Go snippet of the README stands, line

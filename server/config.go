@@ -82,6 +82,14 @@ type Config struct {
 	// OrphanGrace is how old unreferenced content must be before the sweeper
 	// removes it, so that it never races an upload in flight. Default 10m.
 	OrphanGrace time.Duration
+	// EventRetention is how long each tenant's events are kept for GET
+	// /api/v0/events (and a stream that resumes with Last-Event-ID) before
+	// the sweeper prunes them. Default 7 days.
+	EventRetention time.Duration
+	// EventHeartbeat is how often a stream of events that has nothing to
+	// send sends a comment, so that proxies and clients see it alive.
+	// Default 15s.
+	EventHeartbeat time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// CORSOrigins are the origins (scheme://host[:port], "*" for any, or
@@ -164,6 +172,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.RateLimit > 0 && cfg.RateBurst == 0 {
 		cfg.RateBurst = ratelimit.DefaultBurst(cfg.RateLimit)
+	}
+	if cfg.EventHeartbeat <= 0 {
+		cfg.EventHeartbeat = 15 * time.Second
 	}
 	if cfg.S3EventsToken != "" {
 		if len(cfg.S3EventsToken) < minS3EventsToken {

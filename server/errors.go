@@ -62,6 +62,10 @@ var (
 	ErrInvalidStatus = &Error{http.StatusBadRequest, "invalid_status", "status must be pending, uploaded or failed"}
 	ErrInvalidPrefix = &Error{http.StatusBadRequest, "invalid_name_prefix", "namePrefix must be at most 1024 bytes of UTF-8"}
 
+	// Events (GET /api/v0/events).
+	ErrInvalidEventType = &Error{http.StatusBadRequest, "invalid_event_type", "types must be a comma-separated list of event types: file.created, file.uploaded, file.failed, file.deleted"}
+	ErrInvalidSince     = &Error{http.StatusBadRequest, "invalid_since", "since (or Last-Event-ID) must be the id of an event: a whole number, 0 or more"}
+
 	// Download (GET /api/v0/file/{id}/content).
 	ErrNotUploaded     = &Error{http.StatusConflict, "file_not_uploaded", "the file has no content to download: it is not uploaded"}
 	ErrContentMissing  = &Error{http.StatusInternalServerError, "content_missing", "the file is uploaded but its content is missing from the store"}

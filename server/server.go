@@ -59,6 +59,7 @@ func New(cfg Config) (*Server, error) {
 		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
 		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.BlobError,
 		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes, Notified: c.S3EventsToken != "",
+		EventRetention: c.EventRetention,
 	})
 	if err != nil {
 		return nil, err
@@ -93,6 +94,7 @@ func (s *Server) routes() {
 		m.Handle("GET /metrics", s.MetricsHandler())
 	}
 	m.HandleFunc("GET /api/v0/limits", s.auth(s.handleLimits))
+	m.HandleFunc("GET /api/v0/events", s.auth(s.handleEvents))
 	m.HandleFunc("POST /api/v0/file/multipart", s.auth(s.handleMultipartOpen))
 	m.HandleFunc("POST /api/v0/file/{id}/multipart", s.auth(s.handleMultipartStart))
 	m.HandleFunc("GET /api/v0/file/{id}/multipart", s.auth(s.handleMultipartGet))
@@ -135,8 +137,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) MetricsHandler() http.Handler { return s.obs.Handler() }
 
 // Drain answers the long polls in progress (GET /api/v0/file/{id}?wait=)
-// at once with each file as it is, and later ones without waiting, so that
-// a server shutting down need not hold them to their end. Everything else
+// at once with each file as it is, and later ones without waiting, and
+// ends the streams of events (GET /api/v0/events), which their clients
+// resume on another replica, so that a server shutting down need not hold
+// them to their end. Everything else
 // is served as before. Call it as http.Server.Shutdown begins
 // (http.Server.RegisterOnShutdown).
 func (s *Server) Drain() { s.core.Drain() }

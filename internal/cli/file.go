@@ -62,7 +62,7 @@ func newFileCmd() *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
 		Use:   "file",
-		Short: "Upload, list, find, download, wait for and delete files",
+		Short: "Upload, list, find, download, wait for and delete files; follow their events",
 		Long: `Client commands of the Perseus file API.
 
 They read PERSEUS_API_HOST (default ` + perseus.DefaultHost + `) and LETTRIA_API_KEY,
@@ -83,7 +83,7 @@ an upload rides out an outage of up to a minute and finishes.`,
 	pf.BoolVar(&cf.json, "json", false, "print one JSON object per file per line")
 	pf.DurationVar(&cf.retryFor, "retry-for", perseus.DefaultRetry.MaxElapsed, "retry a request that failed for a reason a retry can fix (an outage, a dropped connection) for this long; 0 disables retries [PERSEUS_RETRY_FOR]")
 	cmd.AddCommand(newUploadCmd(&cf), newCreateCmd(&cf), newFindCmd(&cf), newGetCmd(&cf), newDeleteCmd(&cf), newWaitCmd(&cf),
-		newListCmd(&cf), newDownloadCmd(&cf))
+		newListCmd(&cf), newDownloadCmd(&cf), newEventsCmd(&cf))
 	for _, sub := range cmd.Commands() {
 		run := sub.RunE
 		sub.RunE = func(cmd *cobra.Command, args []string) error {

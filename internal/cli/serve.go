@@ -25,6 +25,7 @@ type serveFlags struct {
 	ttl, verify, pendingTTL, sweep   time.Duration
 	verifySet                        bool   // --verify-interval given
 	s3EventsToken                    string // --s3-events-token
+	eventRetention                   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
 	limits                           limitFlags   // serve_limits.go
@@ -38,7 +39,7 @@ func newServeCmd() *cobra.Command {
 		"api-key": "PERSEUS_API_KEYS", "public-url": "PERSEUS_PUBLIC_URL", "upload-url-ttl": "PERSEUS_UPLOAD_URL_TTL",
 		"max-file-size": "PERSEUS_MAX_FILE_SIZE", "verify-interval": "PERSEUS_VERIFY_INTERVAL",
 		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
-		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL",
+		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL", "event-retention": "PERSEUS_EVENT_RETENTION",
 		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE",
 		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN"}
 	cmd := &cobra.Command{
@@ -90,6 +91,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringVar(&f.s3EventsToken, "s3-events-token", "", "take the S3 bucket's event notifications at POST /api/v0/s3/events?token=`TOKEN` (16 bytes or more), verifying each direct upload as it arrives; the listing becomes a slow safety net [PERSEUS_S3_EVENTS_TOKEN]")
 	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
+	fl.DurationVar(&f.eventRetention, "event-retention", 7*24*time.Hour, "how long each tenant's events are kept for GET /api/v0/events (how long a client may be away and resume without missing one) [PERSEUS_EVENT_RETENTION]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty; --metrics-addr serves it too) [PERSEUS_PPROF]")
 	f.ops.register(fl, env)
@@ -170,7 +172,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	}
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
 		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, S3EventsToken: f.s3EventsToken,
-		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, Logger: logger,
+		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, EventRetention: f.eventRetention, Logger: logger,
 		CORSOrigins: f.ops.corsOrigins, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
 	if err := f.webhooks.apply(&cfg); err != nil {

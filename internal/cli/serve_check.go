@@ -29,7 +29,7 @@ func (f serveFlags) check() error {
 		flag string
 		v    time.Duration
 		set  bool
-	}{{"--verify-interval", f.verify, f.verifySet}, {"--pending-ttl", f.pendingTTL, true}, {"--sweep-interval", f.sweep, true}} {
+	}{{"--verify-interval", f.verify, f.verifySet}, {"--pending-ttl", f.pendingTTL, true}, {"--sweep-interval", f.sweep, true}, {"--event-retention", f.eventRetention, true}} {
 		if d.set && d.v <= 0 {
 			return bad("%s %v: must be more than 0", d.flag, d.v)
 		}

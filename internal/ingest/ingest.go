@@ -55,6 +55,11 @@ type Config struct {
 	// OrphanGrace is how old unreferenced content must be before the sweeper
 	// removes it, so that it never races an upload in flight. Default 10m.
 	OrphanGrace time.Duration
+	// EventRetention is how long each tenant's events are kept in the
+	// event log (meta.EventLog) before the sweeper prunes them: how long a
+	// client may be away and still resume its stream of events without
+	// missing one. Default 7 days.
+	EventRetention time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// BlobFailed, when set, is called with the operation of every failed
@@ -101,6 +106,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PendingTTL, 24*time.Hour)
 	def(&c.SweepInterval, 10*time.Minute)
 	def(&c.OrphanGrace, 10*time.Minute)
+	def(&c.EventRetention, 7*24*time.Hour)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -114,17 +120,19 @@ func (c Config) withDefaults() (Config, error) {
 // and one blob store. Every method is safe for concurrent use, and several
 // processes (replicas) may share the stores.
 type Core struct {
-	cfg     Config
-	meta    meta.Store
-	blobs   blob.Store
-	parts   parter         // how the store keeps multipart uploads, chosen in New
-	presign blob.Presigner // nil when uploads come through the HTTP layer
-	locate  blob.Locator   // nil when the store names no notified objects
-	arrived chan string    // staging keys notified (Arrived), for verifyArrivals
-	hub     hub            // wakes waiters in this process
-	locks   keyLock        // complete/<id>, verify/<key>
-	drained chan struct{}  // closed by Drain: no more waiting
-	drain   sync.Once
+	cfg      Config
+	meta     meta.Store
+	blobs    blob.Store
+	parts    parter         // how the store keeps multipart uploads, chosen in New
+	presign  blob.Presigner // nil when uploads come through the HTTP layer
+	locate   blob.Locator   // nil when the store names no notified objects
+	arrived  chan string    // staging keys notified (Arrived), for verifyArrivals
+	hub      hub            // wakes waiters in this process
+	events   meta.EventLog  // the store's event log; nil if it keeps none
+	eventHub eventHub       // wakes streams of events in this process
+	locks    keyLock        // complete/<id>, verify/<key>
+	drained  chan struct{}  // closed by Drain: no more waiting
+	drain    sync.Once
 }
 
 // New builds a Core from cfg, choosing once how its blob store keeps
@@ -137,6 +145,7 @@ func New(cfg Config) (*Core, error) {
 	c := &Core{cfg: cfg, meta: cfg.Meta, blobs: cfg.Blobs, drained: make(chan struct{}), arrived: make(chan string, arrivalQueue)}
 	c.presign, _ = cfg.Blobs.(blob.Presigner)
 	c.locate, _ = cfg.Blobs.(blob.Locator)
+	c.events, _ = eventLogOf(cfg.Meta)
 	switch b := cfg.Blobs.(type) {
 	case blob.Multiparter:
 		c.parts = directParts{c, b}
@@ -184,7 +193,9 @@ func (c *Core) Ping(ctx context.Context) (metaErr, blobErr error) {
 // listStaged), and those the store tells of as they arrive (Arrived); it
 // sweeps abandoned records and orphaned content every SweepInterval; and
 // where the metadata store can tell of changes made by other processes, it
-// wakes this process's waiters. It returns once all of that has stopped.
+// wakes this process's waiters, and of events committed by any process,
+// this process's streams of events (SubscribeEvents). It returns once all
+// of that has stopped.
 func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -203,6 +214,9 @@ func (c *Core) Run(ctx context.Context) error {
 	}
 	if w, ok := watcherOf(c.meta); ok {
 		wg.Go(func() { c.watch(ctx, w) })
+	}
+	if c.events != nil {
+		wg.Go(func() { c.watchEvents(ctx, c.events) })
 	}
 	wg.Wait()
 	return nil

@@ -12,19 +12,20 @@ import (
 
 // SweepReport counts what one Sweep removed.
 type SweepReport struct {
-	AbandonedRecords int // pending records older than PendingTTL
-	OrphanedObjects  int // content, staged objects or multipart markers no record refers to
-	StaleMultipart   int // unfinished multipart uploads idle for PendingTTL
-	ExpiredResumable int // resumable (tus) uploads idle for PendingTTL, finished ones included
+	AbandonedRecords int   // pending records older than PendingTTL
+	OrphanedObjects  int   // content, staged objects or multipart markers no record refers to
+	StaleMultipart   int   // unfinished multipart uploads idle for PendingTTL
+	ExpiredResumable int   // resumable (tus) uploads idle for PendingTTL, finished ones included
+	PrunedEvents     int64 // events older than EventRetention, every tenant's
 }
 
 // Sweep removes, once, what nothing will ever use again: pending records
 // untouched for PendingTTL (with whatever they had staged), content or
 // staged objects older than OrphanGrace whose record no longer exists, and
 // multipart uploads and resumable uploads idle for PendingTTL
-// (SweepMultipart, sweepResumable). It runs online,
-// beside uploads: it only removes a record that is still pending and
-// unchanged, and only content whose record is gone.
+// (SweepMultipart, sweepResumable), and events older than EventRetention.
+// It runs online, beside uploads: it only removes a record that is still
+// pending and unchanged, and only content whose record is gone.
 func (c *Core) Sweep(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	now := time.Now()
@@ -69,6 +70,10 @@ func (c *Core) Sweep(ctx context.Context) (SweepReport, error) {
 		return rep, err
 	}
 	rep.ExpiredResumable, err = c.sweepResumable(ctx, cutoff)
+	if err != nil {
+		return rep, err
+	}
+	rep.PrunedEvents, err = c.pruneEvents(ctx, now)
 	return rep, err
 }
 

@@ -47,7 +47,8 @@ func (c *Core) Await(ctx context.Context, tenant, id string, wait time.Duration)
 
 // Drain ends every wait, for a process that is shutting down: each Await in
 // progress returns the record as it is now, and later ones return at once,
-// as with no wait. Everything else goes on as before.
+// as with no wait; streams of events end (Drained). Everything else goes
+// on as before.
 func (c *Core) Drain() { c.drain.Do(func() { close(c.drained) }) }
 
 func (c *Core) isDrained() bool {
