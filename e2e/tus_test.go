@@ -137,10 +137,9 @@ func (r *tusJS) kill() {
 	<-r.done
 }
 
-// finish waits for the client to end, and returns its success event; a
-// run that did not succeed fails t.
-func (r *tusJS) finish(t *testing.T) tusEvent {
-	t.Helper()
+// end waits for the client to end, and returns its last success or
+// error event.
+func (r *tusJS) end() tusEvent {
 	var last tusEvent
 	for ev := range r.events {
 		if ev.Event == "success" || ev.Event == "error" {
@@ -148,6 +147,14 @@ func (r *tusJS) finish(t *testing.T) tusEvent {
 		}
 	}
 	<-r.done
+	return last
+}
+
+// finish waits for the client to end, and returns its success event; a
+// run that did not succeed fails t.
+func (r *tusJS) finish(t *testing.T) tusEvent {
+	t.Helper()
+	last := r.end()
 	if r.err != nil || last.Event != "success" {
 		t.Fatalf("tus-js-client did not succeed (%v): %+v\nstderr: %s\nevents: %s", r.err, last, r.stderr.String(), r.describe())
 	}
@@ -158,13 +165,7 @@ func (r *tusJS) finish(t *testing.T) tusEvent {
 // that succeeded fails t.
 func (r *tusJS) failure(t *testing.T) tusEvent {
 	t.Helper()
-	var last tusEvent
-	for ev := range r.events {
-		if ev.Event == "success" || ev.Event == "error" {
-			last = ev
-		}
-	}
-	<-r.done
+	last := r.end()
 	if r.err == nil || last.Event != "error" {
 		t.Fatalf("tus-js-client did not fail (%v): %+v\nevents: %s", r.err, last, r.describe())
 	}
