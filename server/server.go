@@ -35,8 +35,7 @@ type Server struct {
 	cors *cors.Cors        // nil without Config.CORSOrigins
 	tus  http.Handler      // the tus 1.0 endpoint (tus.go)
 
-	hooks     *webhook.Dispatcher // nil when the metadata store keeps no webhooks (webhooks.go)
-	hookStore webhook.Store
+	hooks *webhook.Dispatcher // nil when the metadata store keeps no webhooks (webhooks.go)
 }
 
 // New builds a Server from cfg.

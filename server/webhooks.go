@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -53,7 +51,7 @@ func (s *Server) newWebhooks() error {
 	if err != nil {
 		return err
 	}
-	s.hooks, s.hookStore = d, st
+	s.hooks = d
 	return nil
 }
 
@@ -142,37 +140,18 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if err := s.hooks.Guard().CheckURL(r.Context(), nil, *req.URL); err != nil {
-		if errors.Is(err, webhook.ErrDenied) {
-			writeError(w, ErrWebhookDenied.With("%s", strings.TrimPrefix(err.Error(), "webhook: ")))
-			return
-		}
+	hook, err := s.hooks.Add(r.Context(), tenantOf(r), *req.URL, types, s.cfg.MaxWebhooks)
+	switch {
+	case errors.Is(err, webhook.ErrDenied):
+		writeError(w, ErrWebhookDenied.With("%s", strings.TrimPrefix(err.Error(), "webhook: ")))
+		return
+	case errors.Is(err, webhook.ErrInvalidURL):
 		writeError(w, ErrInvalidWebhookURL.With("%s", strings.TrimPrefix(err.Error(), webhook.ErrInvalidURL.Error()+": ")))
 		return
-	}
-	tenant := tenantOf(r)
-	have, err := s.hookStore.Webhooks(r.Context(), tenant)
-	if err != nil {
-		s.storeError(w, r, "webhooks", err)
+	case errors.Is(err, webhook.ErrTooMany):
+		writeError(w, ErrTooManyWebhooks.With("%s", strings.TrimPrefix(err.Error(), webhook.ErrTooMany.Error()+": ")))
 		return
-	}
-	if len(have) >= s.cfg.MaxWebhooks {
-		writeError(w, ErrTooManyWebhooks.With("you have %d webhooks, the most a tenant may have; remove one first", len(have)))
-		return
-	}
-	hook := meta.Webhook{Tenant: tenant, URL: *req.URL, Types: types, Secret: webhook.NewSecret(), CreatedAt: time.Now().UTC()}
-	for range 3 { // an id taken already: another
-		hook.ID = "wh_" + randomID()
-		var got meta.Webhook
-		if got, err = s.hookStore.PutWebhook(r.Context(), hook); err == nil {
-			hook = got
-			break
-		}
-		if !errors.Is(err, meta.ErrExists) {
-			break
-		}
-	}
-	if err != nil {
+	case err != nil:
 		s.storeError(w, r, "create webhook", err)
 		return
 	}
@@ -182,7 +161,7 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) {
-	hooks, err := s.hookStore.Webhooks(r.Context(), tenantOf(r))
+	hooks, err := s.hooks.List(r.Context(), tenantOf(r))
 	if err != nil {
 		s.storeError(w, r, "webhooks", err)
 		return
@@ -197,9 +176,9 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) {
-	err := s.hookStore.DeleteWebhook(r.Context(), tenantOf(r), r.PathValue("id"))
+	err := s.hooks.Remove(r.Context(), tenantOf(r), r.PathValue("id"))
 	switch {
-	case errors.Is(err, meta.ErrNotFound):
+	case errors.Is(err, webhook.ErrNotFound):
 		writeError(w, ErrWebhookNotFound)
 	case err != nil:
 		s.storeError(w, r, "delete webhook", err)
@@ -222,21 +201,19 @@ type webhookTestResult struct {
 // outside its outbox (its cursor does not move; nothing is retried), and
 // answers how the receiver took it.
 func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) {
-	hooks, err := s.hookStore.Webhooks(r.Context(), tenantOf(r))
-	if err != nil {
+	id, res, err := s.hooks.Test(r.Context(), tenantOf(r), r.PathValue("id"), func(hook meta.Webhook) []byte {
+		body, _ := json.Marshal(hookEvent{Type: EventTest, Timestamp: time.Now().UTC().Format(TimeFormat),
+			Data: map[string]string{"webhookId": hook.ID, "url": hook.URL}})
+		return body
+	})
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		writeError(w, ErrWebhookNotFound)
+		return
+	case err != nil:
 		s.storeError(w, r, "webhooks", err)
 		return
 	}
-	i := slices.IndexFunc(hooks, func(h meta.Webhook) bool { return h.ID == r.PathValue("id") })
-	if i < 0 {
-		writeError(w, ErrWebhookNotFound)
-		return
-	}
-	hook := hooks[i]
-	id := "evt_test_" + randomID()
-	body, _ := json.Marshal(hookEvent{Type: EventTest, Timestamp: time.Now().UTC().Format(TimeFormat),
-		Data: map[string]string{"webhookId": hook.ID, "url": hook.URL}})
-	res := s.hooks.Sender().Send(r.Context(), hook.URL, hook.Secret, id, body)
 	if r.Context().Err() != nil {
 		return // the client went away
 	}
@@ -245,12 +222,6 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) {
 		out.Error = res.Err.Error()
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func randomID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // runWebhooks delivers webhooks until ctx ends (Run).

@@ -484,7 +484,7 @@ func TestWebhookAddressesTheOperatorDidNotAllow(t *testing.T) {
 			t.Errorf("register %s: %d %s", u, res.status, res.body)
 		}
 	}
-	hook, err := e.srv.hookStore.PutWebhook(context.Background(), meta.Webhook{ID: "wh_sneaked", Tenant: tenantA,
+	hook, err := hookStore(t, e.srv).PutWebhook(context.Background(), meta.Webhook{ID: "wh_sneaked", Tenant: tenantA,
 		URL: "http://localhost:" + port + "/hooks", Secret: webhook.NewSecret()})
 	if err != nil {
 		t.Fatal(err)
@@ -547,6 +547,15 @@ func TestSlowReceiverDoesNotSlowUploads(t *testing.T) {
 // downHooks is a webhook store that fails every call.
 type downHooks struct{ webhook.Store }
 
+// hookStore is the server's store of webhooks.
+func hookStore(t *testing.T, s *Server) webhook.Store {
+	st, ok := webhook.StoreOf(s.cfg.Meta)
+	if !ok {
+		t.Fatal("the metadata store keeps no webhooks")
+	}
+	return st
+}
+
 func (downHooks) Webhooks(context.Context, string) ([]meta.Webhook, error) { return nil, errDown }
 func (downHooks) PutWebhook(context.Context, meta.Webhook) (meta.Webhook, error) {
 	return meta.Webhook{}, errDown
@@ -598,13 +607,16 @@ func webhookAnswers(t *testing.T) map[string]bool {
 	s.do(t, "DELETE", hooks+"/"+ok, keyA, "", nil)                                                     // 204
 	s.do(t, "DELETE", hooks+"/"+ok, keyA, "", nil)                                                     // 404
 
-	real := e.srv.hookStore
-	e.srv.hookStore = downHooks{real}
+	st, _ := webhook.StoreOf(e.srv.cfg.Meta)
+	real, err := e.srv.hooks, error(nil)
+	if e.srv.hooks, err = webhook.New(webhook.Config{Store: downHooks{st}, Payload: webhookPayload, Guard: webhook.Guard{Allow: loopbackOnly}}); err != nil {
+		t.Fatal(err)
+	}
 	s.json(t, "POST", hooks, keyA, map[string]any{"url": r.srv.URL})
 	s.do(t, "GET", hooks, keyA, "", nil)
 	s.do(t, "DELETE", hooks+"/"+bad, keyA, "", nil)
 	s.do(t, "POST", hooks+"/"+bad+"/test", keyA, "", nil)
-	e.srv.hookStore = real
+	e.srv.hooks = real
 
 	// Past the rate: 429.
 	l := newEnv(t, func(c *Config) { c.RateLimit, c.RateBurst = 0.001, 1 })

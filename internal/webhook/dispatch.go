@@ -116,9 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Holder == "" {
 		host, _ := os.Hostname()
-		b := make([]byte, 4)
-		rand.Read(b)
-		c.Holder = host + "-" + hex.EncodeToString(b)
+		c.Holder = host + "-" + randomHex(4)
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "Perseus-Webhooks"
@@ -157,12 +155,6 @@ func New(cfg Config) (*Dispatcher, error) {
 	return &Dispatcher{cfg: c, send: NewSender(c.Guard, c.Timeout, c.UserAgent), kick: make(chan struct{}, 1),
 		looks: rate.NewLimiter(rate.Every(lookEvery), 1)}, nil
 }
-
-// Guard returns the guard deliveries are held to.
-func (d *Dispatcher) Guard() Guard { return d.cfg.Guard }
-
-// Sender returns the dispatcher's sender, held to its guard and timeout.
-func (d *Dispatcher) Sender() *Sender { return d.send }
 
 // Notify tells the dispatcher that events were recorded: an idle worker
 // looks for due webhooks at once. It never blocks.
@@ -384,4 +376,11 @@ func Takes(w meta.Webhook, t meta.EventType) bool {
 func EventID(ev meta.Event) string {
 	h := sha256.Sum256([]byte(ev.Tenant))
 	return "evt_" + hex.EncodeToString(h[:4]) + "_" + strconv.FormatInt(ev.Seq, 10)
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
