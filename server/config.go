@@ -96,6 +96,9 @@ type Config struct {
 	// one "*." before a host for its subdomains) whose web pages may call the
 	// API (cors.go). Empty: no CORS headers at all. See CheckOrigin.
 	CORSOrigins []string
+	// NoConsole keeps the web console (GET / and GET /assets/, package
+	// web) off Handler: only the API is served.
+	NoConsole bool
 	// PrivateMetrics keeps GET /metrics off Handler, for a program that
 	// serves MetricsHandler on a listener of its own.
 	PrivateMetrics bool

@@ -68,6 +68,14 @@ func TestCORSAnswersPreflightsAndExposesHeadersToListedOriginsOnly(t *testing.T)
 		}
 	}
 
+	// The web console served elsewhere reads the events with fetch, resuming with Last-Event-ID.
+	events := "authorization,last-event-id" // Accept: text/event-stream is safelisted: browsers do not ask for it
+	if res := corsRequest(t, e, "OPTIONS", "/api/v0/events", app, map[string]string{
+		"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": events}); res.StatusCode != http.StatusNoContent ||
+		res.Header.Get("Access-Control-Allow-Headers") != events {
+		t.Errorf("preflight of the events stream with Last-Event-ID: %d %v", res.StatusCode, res.Header)
+	}
+
 	// An actual request from a listed origin may read the headers it needs.
 	res := corsRequest(t, e, "GET", "/api/v0/file/nope", "http://localhost:3000", map[string]string{"Authorization": "Bearer " + keyA})
 	if res.StatusCode != http.StatusNotFound || res.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {

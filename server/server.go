@@ -69,11 +69,13 @@ func New(cfg Config) (*Server, error) {
 	if err := s.newWebhooks(); err != nil {
 		return nil, err
 	}
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	m := newRouter()
 	m.HandleFunc("POST /api/v0/file", s.auth(s.handleCreate))
 	m.HandleFunc("POST /api/v0/file/find", s.auth(s.handleFind))
@@ -112,7 +114,11 @@ func (s *Server) routes() {
 		m.HandleFunc("DELETE /api/v0/webhooks/{id}", s.auth(s.handleWebhookDelete))
 		m.HandleFunc("POST /api/v0/webhooks/{id}/test", s.auth(s.handleWebhookTest))
 	}
+	if err := s.consoleRoutes(m); err != nil {
+		return err
+	}
 	s.mux = m
+	return nil
 }
 
 // Handler returns the HTTP handler of the whole API. Requests no route takes

@@ -28,6 +28,7 @@ type serveFlags struct {
 	eventRetention                   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
+	console                          bool         // --console: serve the web console at /
 	limits                           limitFlags   // serve_limits.go
 	webhooks                         webhookFlags // serve_webhooks.go
 	ops                              opsFlags     // TLS, CORS, log level, metrics, shutdown: serve_ops.go
@@ -41,7 +42,7 @@ func newServeCmd() *cobra.Command {
 		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
 		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL", "event-retention": "PERSEUS_EVENT_RETENTION",
 		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE",
-		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN"}
+		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN", "console": "PERSEUS_CONSOLE"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Perseus file server",
@@ -93,6 +94,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.DurationVar(&f.eventRetention, "event-retention", 7*24*time.Hour, "how long each tenant's events are kept for GET /api/v0/events (how long a client may be away and resume without missing one) [PERSEUS_EVENT_RETENTION]")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log `FORMAT`: text or json [PERSEUS_LOG_FORMAT]")
+	fl.BoolVar(&f.console, "console", true, "serve the web console at / (sign in with an API key; --console=false serves the API alone) [PERSEUS_CONSOLE]")
 	fl.StringVar(&f.pprofAddr, "pprof", "", "serve net/http/pprof on this `HOST:PORT` (off when empty; --metrics-addr serves it too) [PERSEUS_PPROF]")
 	f.ops.register(fl, env)
 	f.limits.register(fl, env)
@@ -173,7 +175,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
 		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, S3EventsToken: f.s3EventsToken,
 		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, EventRetention: f.eventRetention, Logger: logger,
-		CORSOrigins: f.ops.corsOrigins, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
+		CORSOrigins: f.ops.corsOrigins, NoConsole: !f.console, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}
 	if err := f.webhooks.apply(&cfg); err != nil {
 		return err
