@@ -24,8 +24,8 @@ type Config struct {
 	// blob.Presigner, clients upload straight to it and the server verifies
 	// what arrives.
 	Blobs blob.Store
-	// SigningKey signs upload URLs, part URLs and multipart upload ids: the
-	// key of a lone server, at least 32 bytes. Give either it or
+	// SigningKey signs upload, part and download URLs and multipart upload
+	// ids: the key of a lone server, at least 32 bytes. Give either it or
 	// SigningKeys.
 	SigningKey []byte
 	// SigningKeys are the keys of a fleet, the same on every replica: the
@@ -33,9 +33,9 @@ type Config struct {
 	// can be rotated. Each has an ID, named beside what it signs, so that a
 	// replica without the key says which key it lacks.
 	SigningKeys []SigningKey
-	// PublicURL is the base of upload URLs pointing at this server, e.g.
-	// https://files.example.com when behind a proxy. Empty: derived from each
-	// request's Host.
+	// PublicURL is the base of upload and download URLs pointing at this
+	// server, e.g. https://files.example.com when behind a proxy. Empty:
+	// derived from each request's Host.
 	PublicURL string
 	// StaticKeys maps API keys given on the command line to their tenant.
 	StaticKeys map[string]string

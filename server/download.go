@@ -12,7 +12,8 @@ import (
 	"github.com/perseus-go/perseus/store/meta"
 )
 
-// downloadURLTTL is how long a presigned download URL stays valid.
+// downloadURLTTL is how long a download URL stays valid: the presigned GET
+// of a redirect, and the URLs of POST /api/v0/file/{id}/download-url.
 const downloadURLTTL = 15 * time.Minute
 
 type redirectResponse struct {
@@ -21,26 +22,13 @@ type redirectResponse struct {
 }
 
 // handleContent answers GET (and HEAD) /api/v0/file/{id}/content: the bytes
-// of an uploaded file, with Range and conditional requests as
-// http.ServeContent does them. A store that presigns reads is not streamed
-// through: the answer is a 307 to a presigned GET.
-//
-// Every answer that carries or points at the content has an ETag (the quoted
-// hex SHA-256) and a Repr-Digest (RFC 9530), so clients can verify it.
+// of an uploaded file (serveContent). A store that presigns reads is not
+// streamed through: the answer is a 307 to a presigned GET.
 func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
-	f, err := s.core.Get(r.Context(), tenantOf(r), r.PathValue("id"))
+	f, err := s.core.Downloadable(r.Context(), tenantOf(r), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, "download", err)
 		return
-	}
-	if f.Status != meta.StatusUploaded {
-		writeError(w, ErrNotUploaded.With("file %s is %s: only an uploaded file has content to download", f.ID, f.Status))
-		return
-	}
-	h := w.Header()
-	h.Set("ETag", `"`+f.SourceHash+`"`)
-	if sum, err := hex.DecodeString(f.SourceHash); err == nil {
-		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
 	}
 	u, redirect, err := s.core.ContentURL(r.Context(), f, downloadURLTTL)
 	if err != nil {
@@ -48,12 +36,33 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if redirect {
+		h := w.Header()
+		setDigests(h, f)
 		h.Set("Location", u)
 		h.Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusTemporaryRedirect, redirectResponse{URL: u,
 			ExpiresAt: time.Now().Add(downloadURLTTL).UTC().Format(TimeFormat)})
 		return
 	}
+	s.serveContent(w, r, f)
+}
+
+// setDigests says what f's content hashes to: every answer that carries or
+// points at the content has an ETag (the quoted hex SHA-256) and a
+// Repr-Digest (RFC 9530), so clients can verify it.
+func setDigests(h http.Header, f meta.File) {
+	h.Set("ETag", `"`+f.SourceHash+`"`)
+	if sum, err := hex.DecodeString(f.SourceHash); err == nil {
+		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	}
+}
+
+// serveContent answers with the bytes of f, which is uploaded, read through
+// the blob store: Range and conditional requests as http.ServeContent does
+// them, an attachment under the file's name.
+func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f meta.File) {
+	h := w.Header()
+	setDigests(h, f)
 	content, err := s.core.OpenContent(r.Context(), f)
 	if errors.Is(err, blob.ErrNotFound) {
 		writeError(w, ErrContentMissing)

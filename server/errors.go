@@ -72,6 +72,10 @@ var (
 	ErrRangeNotSatisfy = &Error{http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", "the Range does not overlap the content"}
 	ErrPrecondition    = &Error{http.StatusPreconditionFailed, "precondition_failed", "the If-Match or If-Unmodified-Since condition does not hold"}
 
+	// Download URLs (POST /api/v0/file/{id}/download-url, GET /download/{id}).
+	ErrDownloadURLInvalid = &Error{http.StatusForbidden, "download_url_invalid", "the download URL is not valid: its signature does not match (was it cut or changed?); ask the API for a new download URL (POST /api/v0/file/{id}/download-url)"}
+	ErrDownloadURLExpired = &Error{http.StatusGone, "download_url_expired", "the download URL has expired (they last 15 minutes); ask the API for a new download URL (POST /api/v0/file/{id}/download-url)"}
+
 	// Multipart uploads (/api/v0/file/{id}/multipart…, PUT /upload/{id}/parts/{n}).
 	ErrInvalidPartSize = &Error{http.StatusBadRequest, "invalid_part_size", "size and partSize must be positive, and partSize at least the server's minPartSize unless the file fits in one part (see GET /api/v0/limits)"}
 	ErrInvalidParts    = &Error{http.StatusBadRequest, "invalid_parts", "parts must list partNumber (from 1 to the upload's partCount) and sha256 (64 hexadecimal characters), each number once"}

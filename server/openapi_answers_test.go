@@ -30,7 +30,7 @@ type assemblingStore interface {
 	blob.Assembler
 }
 
-func (presignGets) PresignGet(_ context.Context, key string, ttl time.Duration) (string, error) {
+func (presignGets) PresignGet(_ context.Context, key string, ttl time.Duration, _ string) (string, error) {
 	return "http://store.invalid/" + key + "?expires=" + ttl.String(), nil
 }
 
@@ -235,6 +235,9 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	for k := range batchAnswers(t) {
 		chk.seen[k] = true
 	}
+	for k := range downloadURLAnswers(t) {
+		chk.seen[k] = true
+	}
 	for k := range tusAnswers(t) {
 		chk.seen[k] = true
 	}
@@ -268,6 +271,17 @@ var unreachableAnswers = map[string]string{
 	"HEAD /api/v0/file/{id}/content 416":                     "as above",
 	"HEAD /api/v0/file/{id}/content 500":                     "as above",
 	"HEAD /api/v0/file/{id}/content 503":                     "as above",
+	"HEAD /download/{id} 206":                                "HEAD answers carry no body to check; the GET answers are checked",
+	"HEAD /download/{id} 304":                                "as above",
+	"HEAD /download/{id} 403":                                "as above",
+	"HEAD /download/{id} 404":                                "as above",
+	"HEAD /download/{id} 409":                                "as above",
+	"HEAD /download/{id} 410":                                "as above",
+	"HEAD /download/{id} 412":                                "as above",
+	"HEAD /download/{id} 416":                                "as above",
+	"HEAD /download/{id} 500":                                "as above",
+	"HEAD /download/{id} 503":                                "as above",
+	"GET /download/{id} 409":                                 "a URL is only made for an uploaded file, and an uploaded file never becomes pending or failed again; answered should a store ever let it",
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 202": "only when a direct (S3) upload's verification outlasts the wait",
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 410": "only when the file is deleted while its parts are being assembled",
 	"POST /api/v0/file/stream 410":                           "only when the file is deleted between its record and its commit",

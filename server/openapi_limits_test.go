@@ -33,6 +33,7 @@ func limitAnswers(t *testing.T) map[string]bool {
 		{"DELETE", file, ""},
 		{"GET", file + "/content", ""},
 		{"HEAD", file + "/content", ""},
+		{"POST", file + "/download-url", ""},
 		{"GET", "/api/v0/limits", ""},
 		{"POST", file + "/multipart", `{"size": 4, "partSize": 4}`},
 		{"POST", "/api/v0/file/multipart", `{"size": 4, "partSize": 4}`},

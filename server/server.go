@@ -90,6 +90,8 @@ func (s *Server) routes() error {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.HandleFunc("GET /api/v0/file", s.auth(s.handleList))
 	m.HandleFunc("GET /api/v0/file/{id}/content", s.auth(s.handleContent))
+	m.HandleFunc("POST /api/v0/file/{id}/download-url", s.auth(s.handleDownloadURL))
+	m.HandleFunc("GET /download/{id}", s.handleDownload)
 	m.HandleFunc("GET /api/v0/openapi.json", s.handleOpenAPI)
 	if !s.cfg.PrivateMetrics {
 		m.Handle("GET /metrics", s.MetricsHandler())

@@ -85,7 +85,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	fl.StringArrayVar(&f.apiKeyList, "api-key", nil, "accept this API `KEY` for tenant \"default\"; repeatable [PERSEUS_API_KEYS, comma-separated]")
 	fl.StringArrayVar(&f.signingKeyList, "signing-key", nil, "signing key `ID=SECRET` (secret of 32 bytes or more), the same on every replica; repeatable: the first signs, all are accepted [PERSEUS_SIGNING_KEY, comma-separated]")
 	fl.StringVar(&f.signingKeyFile, "signing-key-file", "", "`FILE` of signing keys, one ID=SECRET a line, after any --signing-key [PERSEUS_SIGNING_KEY_FILE]")
-	fl.StringVar(&f.publicURL, "public-url", "", "base `URL` of upload URLs when behind a proxy (default: from each request's Host) [PERSEUS_PUBLIC_URL]")
+	fl.StringVar(&f.publicURL, "public-url", "", "base `URL` of upload and download URLs when behind a proxy (default: from each request's Host) [PERSEUS_PUBLIC_URL]")
 	fl.DurationVar(&f.ttl, "upload-url-ttl", time.Hour, "how long an upload URL stays valid, at most 1h [PERSEUS_UPLOAD_URL_TTL]")
 	sizeVar(fl, &f.maxSize, "max-file-size", 5<<40, "largest file accepted: `SIZE` in bytes, or with a unit such as 500MB or 5GiB [PERSEUS_MAX_FILE_SIZE]")
 	fl.DurationVar(&f.verify, "verify-interval", 0, "how often direct (S3) uploads are looked for and verified (default 200ms; 1m with --s3-events-token, on one replica at a time) [PERSEUS_VERIFY_INTERVAL]")

@@ -16,15 +16,21 @@ import (
 // the store does not presign reads and the content is served through the
 // HTTP layer (OpenContent).
 func (c *Core) ContentURL(ctx context.Context, f meta.File, ttl time.Duration) (string, bool, error) {
-	pg, ok := c.blobs.(blob.PresignGetter)
-	if !ok {
+	if c.reads == nil {
 		return "", false, nil
 	}
-	u, err := pg.PresignGet(ctx, keys.Content(f), ttl)
+	u, err := c.presignGet(ctx, f, ttl, "")
+	return u, true, err
+}
+
+// presignGet is the store's presigned GET of f's content, as an attachment
+// named attachment unless that is empty.
+func (c *Core) presignGet(ctx context.Context, f meta.File, ttl time.Duration, attachment string) (string, error) {
+	u, err := c.reads.PresignGet(ctx, keys.Content(f), ttl, attachment)
 	if err != nil {
 		c.cfg.BlobFailed("presign_get")
 	}
-	return u, true, err
+	return u, err
 }
 
 // OpenContent returns f's content, which must be uploaded, as an

@@ -56,6 +56,13 @@ var (
 	// ErrOverQuota: one file larger than what remains of the tenant's byte
 	// quota (or than the whole quota).
 	ErrOverQuota = errors.New("ingest: the file is larger than the quota leaves room for")
+	// ErrNotUploaded: a download of a file that is pending or failed: it
+	// has no content yet.
+	ErrNotUploaded = errors.New("ingest: the file is not uploaded")
+	// ErrDownloadInvalid: a download URL whose signature does not match.
+	ErrDownloadInvalid = errors.New("ingest: the download URL's signature does not match")
+	// ErrDownloadExpired: a download URL past its expiry.
+	ErrDownloadExpired = errors.New("ingest: the download URL has expired")
 	// ErrUnavailable: a store failed; the caller may retry later.
 	ErrUnavailable = errors.New("ingest: a storage backend is unavailable")
 )

@@ -39,6 +39,10 @@ func TestRotationSignsWithTheFirstKeyAndAcceptsAll(t *testing.T) {
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
+		d, _ := url.ParseQuery(tc.by.DownloadQuery("t", "id", signHash, exp))
+		if _, _, err := tc.check.CheckDownload("id", d, time.Now()); !errors.Is(err, tc.want) {
+			t.Errorf("%s, download URL: %v, want %v", name, err, tc.want)
+		}
 		p, _ := url.ParseQuery(tc.by.PartQuery("id", Part{Tenant: "t", Hash: signHash, Upload: "u", Number: 1, Size: 5, SHA256: signHash}, exp))
 		if _, err := tc.check.CheckPart("id", "1", p, time.Now()); !errors.Is(err, tc.want) {
 			t.Errorf("%s, part URL: %v, want %v", name, err, tc.want)

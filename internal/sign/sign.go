@@ -1,4 +1,4 @@
-// Package sign makes and checks the HMACs that bind upload URLs and upload ids to exactly what they were issued for.
+// Package sign makes and checks the HMACs that bind upload and download URLs and upload ids to exactly what they were issued for.
 package sign
 
 import (
@@ -225,7 +225,7 @@ func uploadFields(tenant, id, hash string, exp int64) []string {
 	return []string{tenant, id, hash, strconv.FormatInt(exp, 10)}
 }
 
-const uploadDomain, partDomain = "perseus-upload-v2", "perseus-part-v2"
+const uploadDomain, partDomain, downloadDomain = "perseus-upload-v2", "perseus-part-v2", "perseus-download-v1"
 
 // setKey names the signing key in v, where it has a name.
 func (s Signer) setKey(v url.Values) {
@@ -238,26 +238,49 @@ func (s Signer) setKey(v url.Values) {
 // file id of tenant, hashing to hash, until exp: it names all four and
 // carries an HMAC over them, so it is bound to that one record and content.
 func (s Signer) UploadQuery(tenant, id, hash string, exp time.Time) string {
+	return s.fileQuery(uploadDomain, tenant, id, hash, exp)
+}
+
+// CheckUpload verifies the signature in q for file id, then its expiry at
+// now; it returns the signed tenant and hash.
+func (s Signer) CheckUpload(id string, q url.Values, now time.Time) (tenant, hash string, err error) {
+	return s.checkFile(uploadDomain, id, q, now)
+}
+
+// DownloadQuery returns the query string of the URL that serves the content
+// of file id of tenant, hashing to hash, until exp, as UploadQuery does for
+// an upload: the two never verify as each other.
+func (s Signer) DownloadQuery(tenant, id, hash string, exp time.Time) string {
+	return s.fileQuery(downloadDomain, tenant, id, hash, exp)
+}
+
+// CheckDownload verifies the signature in q for file id, then its expiry at
+// now; it returns the signed tenant and hash.
+func (s Signer) CheckDownload(id string, q url.Values, now time.Time) (tenant, hash string, err error) {
+	return s.checkFile(downloadDomain, id, q, now)
+}
+
+// fileQuery is the signed query of a URL of domain for one record and content.
+func (s Signer) fileQuery(domain, tenant, id, hash string, exp time.Time) string {
 	e := exp.Unix()
 	v := url.Values{}
 	v.Set("tenant", tenant)
 	v.Set("hash", hash)
 	v.Set("expires", strconv.FormatInt(e, 10))
 	s.setKey(v)
-	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.MAC(uploadDomain, uploadFields(tenant, id, hash, e)...)))
+	v.Set("sig", base64.RawURLEncoding.EncodeToString(s.MAC(domain, uploadFields(tenant, id, hash, e)...)))
 	return v.Encode()
 }
 
-// CheckUpload verifies the signature in q for file id, then its expiry at
-// now; it returns the signed tenant and hash.
-func (s Signer) CheckUpload(id string, q url.Values, now time.Time) (tenant, hash string, err error) {
+// checkFile verifies a query fileQuery made for domain and id, then its expiry.
+func (s Signer) checkFile(domain, id string, q url.Values, now time.Time) (tenant, hash string, err error) {
 	tenant, hash = q.Get("tenant"), q.Get("hash")
 	exp, perr := strconv.ParseInt(q.Get("expires"), 10, 64)
 	sig, derr := base64.RawURLEncoding.DecodeString(q.Get("sig"))
 	if perr != nil || derr != nil {
 		return "", "", ErrInvalid
 	}
-	if err := s.Verify(q.Get("kid"), sig, uploadDomain, uploadFields(tenant, id, hash, exp)...); err != nil {
+	if err := s.Verify(q.Get("kid"), sig, domain, uploadFields(tenant, id, hash, exp)...); err != nil {
 		return "", "", err
 	}
 	if now.Unix() > exp {

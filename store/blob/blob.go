@@ -64,9 +64,11 @@ type Presigner interface {
 
 // PresignGetter is implemented by stores that clients can read from
 // directly: PresignGet returns a URL that answers one plain GET of key (Range
-// requests included) until ttl has passed.
+// requests included) until ttl has passed; when attachment is not empty,
+// the answer says Content-Disposition: attachment with that file name, so
+// that a browser saves it under that name.
 type PresignGetter interface {
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration, attachment string) (string, error)
 }
 
 // Locator is implemented by stores over a bucket of an object store that

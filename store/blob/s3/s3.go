@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -279,10 +280,15 @@ func (s *Store) PresignPut(ctx context.Context, key string, ttl time.Duration) (
 	return req.URL, nil
 }
 
-// PresignGet returns a URL that serves one plain GET of key until ttl has passed.
-func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.key(key)},
-		s3.WithPresignExpires(ttl))
+// PresignGet returns a URL that serves one plain GET of key until ttl has
+// passed, as an attachment named attachment unless that is empty (the
+// signed response-content-disposition parameter).
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration, attachment string) (string, error) {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: s.key(key)}
+	if attachment != "" {
+		in.ResponseContentDisposition = aws.String(mime.FormatMediaType("attachment", map[string]string{"filename": attachment}))
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("s3: presign get %s: %w", key, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -119,7 +120,7 @@ func TestPresignedURLsNeedNoHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("plain PUT: %s: %s", resp.Status, body)
 	}
-	get, err := s.PresignGet(ctx, "p/obj", time.Minute)
+	get, err := s.PresignGet(ctx, "p/obj", time.Minute, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +132,25 @@ func TestPresignedURLsNeedNoHeaders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || string(body) != "plain body" {
 		t.Fatalf("presigned GET: %s %q", resp.Status, body)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
+		t.Errorf("presigned GET without an attachment name: Content-Disposition %q", cd)
+	}
+
+	// Named as an attachment: the store says so, under that name.
+	get, err = s.PresignGet(ctx, "p/obj", time.Minute, "r\u00e9port \"1\".txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = client.Get(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, params, perr := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+	if resp.StatusCode != http.StatusOK || string(body) != "plain body" || perr != nil || params["filename"] != "r\u00e9port \"1\".txt" {
+		t.Fatalf("presigned GET as an attachment: %s %q, Content-Disposition %q", resp.Status, body, resp.Header.Get("Content-Disposition"))
 	}
 }
 
