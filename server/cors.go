@@ -20,7 +20,8 @@ var corsHeaders = []string{
 	"If-Match", "If-None-Match", "If-Unmodified-Since", "Range",
 	"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum",
 	"Upload-Concat", "Upload-Defer-Length",
-	"Last-Event-ID", // GET /api/v0/events read by fetch (the web console) resumes with it
+	"Perseus-Hash-First", // a tus creation that sends while it hashes (the web console)
+	"Last-Event-ID",      // GET /api/v0/events read by fetch (the web console) resumes with it
 }
 
 // corsExposed are the answer's headers a web page may read, beyond those

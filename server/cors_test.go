@@ -54,7 +54,7 @@ func TestCORSAnswersPreflightsAndExposesHeadersToListedOriginsOnly(t *testing.T)
 	const app = "https://app.example.com"
 	e := newEnv(t, func(c *Config) { c.CORSOrigins = []string{app, "http://localhost:3000"} })
 	// As browsers send it: lowercase, sorted, comma-separated.
-	tus := "authorization,content-type,tus-resumable,upload-checksum,upload-concat,upload-defer-length,upload-length,upload-metadata,upload-offset,x-http-method-override,x-request-id"
+	tus := "authorization,content-type,perseus-hash-first,tus-resumable,upload-checksum,upload-concat,upload-defer-length,upload-length,upload-metadata,upload-offset,x-http-method-override,x-request-id"
 	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE", "GET", "HEAD"} {
 		res := corsRequest(t, e, "OPTIONS", "/api/v0/file", app, map[string]string{
 			"Access-Control-Request-Method": method, "Access-Control-Request-Headers": tus})

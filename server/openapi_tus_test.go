@@ -25,6 +25,9 @@ func tusAnswers(t *testing.T) map[string]bool {
 	s.do(t, "POST", tusBase, keyA, "", nil, with("Upload-Length", "x")...)                                            // 400
 	s.do(t, "POST", tusBase, keyA, "", nil, with("Upload-Length", strconv.Itoa(1<<20+1))...)                          // 413
 	s.do(t, "POST", tusBase, keyA, octets, []byte("hi"), with("Upload-Length", "2", "Upload-Metadata", meta("a"))...) // 201
+	if got := s.do(t, "POST", tusBase, keyA, "", nil, with("Upload-Length", "2", "Perseus-Hash-First", "same-size")...); got != http.StatusConflict {
+		t.Errorf("creation asking to hash first, of a size the caller has: %d, want 409", got) // a: 2 bytes
+	}
 
 	content := []byte("resumable content")
 	loc := "" // the upload's path
@@ -90,7 +93,7 @@ func tusAnswers(t *testing.T) map[string]bool {
 
 func TestTusAnswers(t *testing.T) {
 	seen := tusAnswers(t)
-	for _, k := range []string{"POST /api/v0/tus/ 201", "PATCH /api/v0/tus/{id} 204", "PATCH /api/v0/tus/{id} 460", "HEAD /api/v0/tus/{id} 200"} {
+	for _, k := range []string{"POST /api/v0/tus/ 201", "PATCH /api/v0/tus/{id} 204", "PATCH /api/v0/tus/{id} 460", "HEAD /api/v0/tus/{id} 200", "POST /api/v0/tus/ 409"} {
 		if !seen[k] {
 			t.Errorf("no %s", k)
 		}

@@ -32,7 +32,9 @@ type tusUpload struct {
 // tenant has already is answered here, 201 with the upload whole at once
 // and the existing file's id, before tusd would read a byte of a
 // creation-with-upload's body; otherwise tusd goes on with the id chosen
-// here (NewUpload).
+// here (NewUpload). A client that sends while it hashes asks, with
+// Perseus-Hash-First: same-size and no sha256, to be refused (409
+// hash_first) when the caller has an uploaded file of that size.
 func (t tusStore) create(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
 	ctx, info := hook.Context, hook.Upload
 	name, sum, err := tusFileMeta(info.MetaData)
@@ -45,7 +47,8 @@ func (t tusStore) create(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 	if info.SizeIsDeferred {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusAnswer(ErrLengthRequired.With("send Upload-Length: this server does not take uploads of unknown length"))
 	}
-	r, err := t.s.core.CreateResumable(ctx, tenantOfCtx(ctx), info.Size, name, sum, info.MetaData)
+	hashFirst := strings.EqualFold(strings.TrimSpace(hook.HTTPRequest.Header.Get(hashFirstHeader)), "same-size")
+	r, err := t.s.core.CreateResumable(ctx, tenantOfCtx(ctx), info.Size, name, sum, info.MetaData, hashFirst)
 	if err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusError(ctx, t.s, "create", err)
 	}
@@ -251,6 +254,11 @@ func (l *tusLock) Unlock() error {
 	}
 	return l.unlock()
 }
+
+// hashFirstHeader opts a tus creation without a sha256 into 409
+// hash_first when the caller has an uploaded file of its size; its one
+// value is same-size, and any other asks nothing.
+const hashFirstHeader = "Perseus-Hash-First"
 
 // maxTusMetadata bounds Upload-Metadata: it is kept with the upload,
 // rewritten with each request's bytes and echoed by every HEAD.

@@ -601,3 +601,70 @@ func TestTusLocationIsThePublicURL(t *testing.T) {
 		t.Errorf("POST to a path below the endpoint created an upload")
 	}
 }
+
+// TestTusHashFirstRefusesSizesTheCallerHas: a creation that asks
+// Perseus-Hash-First: same-size without a sha256 (a client sending while
+// it hashes) is refused, 409 hash_first before any upload is begun, when
+// the caller has an uploaded file of exactly its size, since the content
+// may be there; of a size the caller has no file of (another tenant's
+// does not count), with the sha256 declared, or without the header, the
+// creation is as any; with a deferred length the header changes nothing.
+func TestTusHashFirstRefusesSizesTheCallerHas(t *testing.T) {
+	e := newEnv(t)
+	content := randomContent(t, 4000)
+	loc, _ := e.tusCreate(keyA, len(content), tusMeta("filename", "first.bin"))
+	if r := e.tusPatch(keyA, loc, 0, content); r.h.Get("Perseus-File-Status") != "uploaded" {
+		t.Fatalf("first upload: %d %s", r.status, r.body)
+	}
+	uploads := func() int {
+		n := 0
+		if err := e.blobs.ListAppended(context.Background(), "tus/", func(blob.Info) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	create := func(key string, size int, hdr ...string) tusResp {
+		h := map[string]string{"Upload-Length": strconv.Itoa(size), "Upload-Metadata": tusMeta("filename", "next.bin")}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			h[hdr[i]] = hdr[i+1]
+		}
+		return e.tusDo("POST", tusBase, key, nil, h)
+	}
+	const ask = "Perseus-Hash-First"
+
+	before := uploads()
+	r := create(keyA, len(content), ask, "same-size")
+	if r.status != http.StatusConflict || !strings.HasPrefix(r.message(), "hash_first: ") || !strings.Contains(r.message(), "sha256") ||
+		r.h.Get("Location") != "" || r.h.Get("Content-Type") != "application/json" {
+		t.Fatalf("asking to hash first, of a size the caller has: %d %v %s; want 409 hash_first saying to declare the sha256", r.status, r.h, r.body)
+	}
+	if n := uploads(); n != before {
+		t.Fatalf("the refused creation began an upload: %d appendables, %d before", n, before)
+	}
+
+	for _, c := range []struct {
+		what string
+		key  string
+		size int
+		hdr  []string
+		off  int64
+	}{
+		{"a new size", keyA, len(content) + 1, []string{ask, "same-size"}, 0},
+		{"another tenant's size", keyB, len(content), []string{ask, "same-size"}, 0},
+		{"the sha256 of other content declared", keyA, len(content), []string{ask, "same-size", "Upload-Metadata", tusMeta("filename", "n.bin", "sha256", hashOf([]byte("other")))}, 0},
+		{"the sha256 of the content declared", keyA, len(content), []string{ask, "same-size", "Upload-Metadata", tusMeta("filename", "n.bin", "sha256", hashOf(content))}, int64(len(content))},
+		{"no header", keyA, len(content), nil, 0},
+		{"another value", keyA, len(content), []string{ask, "never"}, 0},
+	} {
+		r := create(c.key, c.size, c.hdr...)
+		if r.status != http.StatusCreated || max(r.offset(), 0) != c.off || r.h.Get("Location") == "" { // tusd says no offset of 0
+			t.Errorf("%s: %d offset %d %s; want 201 at offset %d", c.what, r.status, r.offset(), r.body, c.off)
+		}
+	}
+
+	plain := e.tusDo("POST", tusBase, keyA, nil, map[string]string{"Upload-Defer-Length": "1"})
+	asked := e.tusDo("POST", tusBase, keyA, nil, map[string]string{"Upload-Defer-Length": "1", ask: "same-size"})
+	if plain.status != asked.status || asked.message() != plain.message() {
+		t.Errorf("a deferred length: %d %s with the header, %d %s without", asked.status, asked.body, plain.status, plain.body)
+	}
+}

@@ -50,12 +50,8 @@ func (c *Core) OpenMultipart(ctx context.Context, tenant string, size, partSize 
 	if err := c.checkPlan(size, partSize); err != nil {
 		return Upload{}, err
 	}
-	has, err := c.meta.HasSize(ctx, tenant, size)
-	if err != nil {
+	if err := c.hashFirst(ctx, tenant, size, hashAndCreate); err != nil {
 		return Upload{}, err
-	}
-	if has {
-		return Upload{}, failf(ErrHashFirst, "you have an uploaded file of %d bytes, so this content may be there already: hash the file and create it (POST /api/v0/file), which sends nothing the server has", size)
 	}
 	if err := c.roomForOpen(ctx, tenant, size); err != nil {
 		return Upload{}, err

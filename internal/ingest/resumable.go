@@ -87,8 +87,11 @@ func (c *Core) appender() (blob.Appender, error) {
 // size bytes named name, and optionally declared to hash to sha256 (hex).
 // With a declared hash whose content the tenant has uploaded already, the
 // upload is done at once: its FileID is that file's, and it takes no
-// bytes.
-func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, name, sha256hex string, metadata map[string]string) (Resumable, error) {
+// bytes. Without one, a client that asks it (hashFirst: it sends bytes
+// while it hashes them) is told to hash first (ErrHashFirst) when the
+// tenant has an uploaded file of that size, as an open upload is, so that
+// known content sends nothing; no upload is begun then.
+func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, name, sha256hex string, metadata map[string]string, hashFirst bool) (Resumable, error) {
 	a, err := c.appender()
 	if err != nil {
 		return Resumable{}, err
@@ -105,6 +108,10 @@ func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, n
 			return Resumable{}, failf(ErrInvalidHash, "sha256 %q is not a SHA-256 (64 hexadecimal characters, or 44 of base64)", sha256hex)
 		}
 		sha256hex = h
+	} else if hashFirst {
+		if err := c.hashFirst(ctx, tenant, size, hashAndDeclare); err != nil {
+			return Resumable{}, err
+		}
 	}
 	r := Resumable{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Size: size, Name: name, SHA256: sha256hex,
 		Meta: metadata, Created: now()}
@@ -144,6 +151,9 @@ func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, n
 	r.Expires = now().Add(c.cfg.PendingTTL)
 	return r, nil
 }
+
+// hashAndDeclare is what a tus client told to hash first does.
+const hashAndDeclare = "hash the file and create the upload again with its SHA-256 in the metadata sha256, which answers content you have at once, without a byte sent"
 
 // state encodes r as its appendable's state, last written at updated.
 func (r Resumable) state(updated time.Time) ([]byte, error) {

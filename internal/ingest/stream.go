@@ -29,12 +29,8 @@ func (c *Core) Stream(ctx context.Context, tenant, name string, body io.Reader, 
 	case length > max:
 		return f, false, failf(ErrTooLarge, "the file is %d bytes; this endpoint takes at most %d (streamMaxSize): send it in parts instead (see /api/v0/limits)", length, max)
 	}
-	has, err := c.meta.HasSize(ctx, tenant, length)
-	if err != nil {
+	if err := c.hashFirst(ctx, tenant, length, hashAndCreate); err != nil {
 		return f, false, err
-	}
-	if has {
-		return f, false, failf(ErrHashFirst, "you have an uploaded file of %d bytes, so this content may be there already: hash the file and create it (POST /api/v0/file), which sends nothing the server has", length)
 	}
 	// A new file, as far as anyone can tell before the hash: content of a
 	// pending record at the files quota is refused here, and taken by the

@@ -1,7 +1,8 @@
 // Hashing files: at most two at once, each in a dedicated Web Worker
 // (hash-worker.js), with each result cached in localStorage by the file's
 // fingerprint (name, size, last modified) so that a file picked again, to
-// resume its upload, is not read again.
+// resume its upload, is not read again. A new file is hashed while it is
+// sent (uploads.js), and the hash checks what the server received.
 
 /* global PERSEUS_HASH_WORKER */
 const MAX_WORKERS = 2;
@@ -18,6 +19,15 @@ export function cachedHash(name, file) {
     return v && /^[0-9a-f]{64}$/.test(v) ? v : null;
   } catch {
     return null;
+  }
+}
+
+/** forgetHash drops the cached hash of file, so that it is read again. */
+export function forgetHash(name, file) {
+  try {
+    localStorage.removeItem(cacheKey(name, file));
+  } catch {
+    /* nothing kept */
   }
 }
 

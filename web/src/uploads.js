@@ -1,12 +1,21 @@
-// Uploads: each file added becomes an li.upload that goes
-// queued → hashing → checking → uploading → processing → uploaded, or
-// known / failed / error / cancelled. Content the tenant already has is
-// recognised by its SHA-256 before any byte is sent; new content goes
-// through tus (tus-js-client), resumable after a reload or a dropped
-// network. At most three uploads send at once.
+// Uploads: each file added becomes an li.upload that goes through
+// queued, hashing, checking, uploading, processing to uploaded, or ends
+// known / failed / error / cancelled. New content goes through tus
+// (tus-js-client), resumable after a reload or a dropped network. At most
+// three uploads send at once.
+//
+// A new file starts sending at once while a worker hashes it, as the CLI
+// does: the tus creation carries Perseus-Hash-First: same-size and no
+// sha256, and the server refuses it (409 hash_first) when the tenant has
+// an uploaded file of that size, since only then can the content be there
+// already. The upload then waits for the hash, finds the content by it
+// (known: nothing sent) or is created again with the sha256 declared. A
+// file whose hash is known before it sends (cached) goes that way at
+// once. Whatever was sent, the file the server made is checked against
+// this browser's hash before it is called uploaded.
 import * as tus from 'tus-js-client';
 import { api, apiOrigin, apiURL, authHeader, APIError } from './api.js';
-import { hashFile } from './hasher.js';
+import { cachedHash, forgetHash, hashFile } from './hasher.js';
 import { el, formatSize, showError, failure, notice } from './ui.js';
 
 const MAX_SENDING = 3;
@@ -101,29 +110,82 @@ class Item {
     pump();
   }
 
-  /** run hashes, checks and sends the file. */
+  /**
+   * run sends the file: a stored tus upload of it is resumed; a file whose
+   * hash is known is looked for first; a new one is sent at once, hashed
+   * alongside. Every way but the lookup hashes the file meanwhile, to check
+   * the result.
+   */
   async run() {
     this.abort = new AbortController();
     const signal = this.abort.signal;
-    this.set('queued', 'Waiting to be hashed.');
+    this.verifying = false;
+    if (!this.hash) this.hash = cachedHash(this.name, this.file) || '';
+    this.hashBar.value = this.hash ? this.hashBar.max : 0;
+    this.set('queued', 'Waiting for a free upload slot…');
+    let stored = [];
     try {
-      this.hash = await hashFile(this.name, this.file, {
-        signal,
-        onStart: () => this.set('hashing', 'Hashing in your browser…'),
-        onProgress: (n) => {
-          this.hashBar.value = n;
-        },
-      });
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      this.set('error', `Could not hash ${this.name}: ${err.message}. Pick or drop it again to retry.`);
+      stored = await storage().findUploadsByFingerprint(fingerprintOf(this.name, this.file));
+    } catch {
+      /* no storage: nothing to resume */
+    }
+    if (this.state !== 'queued') return; // cancelled meanwhile
+    if (!this.hashing) this.hashing = this.startHashing(); // one still going on from before a retry goes on
+    if (this.hash && stored.length === 0) {
+      this.check(signal);
       return;
     }
-    this.hashBar.value = this.hashBar.max;
+    this.enqueue();
+  }
+
+  /** startHashing hashes the file in a worker (or answers the cached hash); cancel and stop end it. */
+  startHashing() {
+    if (this.hash) return Promise.resolve(this.hash);
+    this.hashAbort = new AbortController();
+    const p = hashFile(this.name, this.file, {
+      signal: this.hashAbort.signal,
+      onStart: () => {
+        if (this.state === 'queued') this.set('hashing', 'Hashing in your browser…');
+      },
+      onProgress: (n) => {
+        this.hashBar.value = n;
+      },
+    }).then((h) => {
+      this.hash = h;
+      this.hashBar.value = this.hashBar.max;
+      if (this.state === 'hashing' && sendQueue.includes(this)) this.set('queued', 'Waiting for a free upload slot…');
+      return h;
+    });
+    p.catch((err) => {
+      // Reported where the hash is awaited; a retry hashes again.
+      this.hashError = err;
+      if (this.hashing === p) this.hashing = null;
+    });
+    return p;
+  }
+
+  /** awaitHash answers the file's hash, or '' after setting the state to say why there is none. */
+  async awaitHash(what) {
+    try {
+      if (!this.hashing) throw this.hashError || new Error('the hashing stopped');
+      return await this.hashing;
+    } catch (err) {
+      if (err.name !== 'AbortError' && !FINAL.has(this.state)) {
+        this.set('error', `Could not hash ${this.name} ${what}: ${err.message}. Pick or drop it again to retry.`);
+      }
+      return '';
+    }
+  }
+
+  /** check looks for the content by its hash (waiting for it): known, or sent with its sha256 declared. */
+  async check(signal) {
+    if (!this.hash) this.set('hashing', `You have a file of this size: hashing ${this.name} first, so that nothing the server has is sent…`);
+    const hash = await this.awaitHash('to look for its content');
+    if (!hash || signal.aborted) return;
     this.set('checking', 'Checking whether the server has this content…');
     let found;
     try {
-      found = await api('POST', '/api/v0/file/find', { body: { sourceHashes: [this.hash] }, signal });
+      found = await api('POST', '/api/v0/file/find', { body: { sourceHashes: [hash] }, signal });
     } catch (err) {
       if (err.name === 'AbortError') return;
       this.set('error', failure(`Could not check ${this.name}`, err) + ' Then press Retry.');
@@ -135,6 +197,10 @@ class Item {
       return;
     }
     this.set('queued', 'Waiting for a free upload slot…');
+    this.enqueue();
+  }
+
+  enqueue() {
     sendQueue.push(this);
     pump();
   }
@@ -146,11 +212,16 @@ class Item {
     this.set('known', `Already uploaded as ${file.name}: nothing was sent.`);
   }
 
-  /** send starts the tus upload (resuming a stored one); it holds a slot until it ends. */
+  /**
+   * send starts the tus upload (resuming a stored one); it holds a slot
+   * until it ends. With the hash known, it is declared (sha256): content
+   * the tenant has is then answered at creation. Without it, the creation
+   * asks to be refused if the content may be there (Perseus-Hash-First).
+   */
   async send() {
     this.holdsSlot = true;
     sending++;
-    this.set('uploading', 'Sending…');
+    this.set('uploading', this.hash ? 'Sending…' : 'Sending, while your browser hashes the file to check it…');
     this.knownAtCreation = false;
     let resumedFrom = null;
     const setResumed = (n) => {
@@ -160,18 +231,28 @@ class Item {
       if (n > 0) this.message.textContent = `Resuming from ${formatSize(n)}…`;
     };
     const fp = fingerprintOf(this.name, this.file);
+    const metadata = { filename: this.name };
+    if (this.hash) metadata.sha256 = this.hash;
     const upload = new tus.Upload(this.file, {
       endpoint: apiURL('/api/v0/tus/'),
       headers: { Authorization: authHeader() },
-      metadata: { filename: this.name, sha256: this.hash },
+      metadata,
+      onBeforeRequest: (req) => {
+        // A creation without the hash: refused (409 hash_first) if the content may be there.
+        if (req.getMethod() === 'POST' && !metadata.sha256) req.setHeader('Perseus-Hash-First', 'same-size');
+      },
       chunkSize: Number.POSITIVE_INFINITY, // one PATCH: the server keeps what arrives of it
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
       fingerprint: () => Promise.resolve(fp),
-      // tus-js-client's own rule (retry unless a client error), and 429 too.
+      // tus-js-client's own rule (retry unless a client error), and 429
+      // too; but a creation told to hash first is not retried: onError
+      // takes it.
       onShouldRetry: (err) => {
-        const status = err.originalResponse ? err.originalResponse.getStatus() : 0;
+        const res = err.originalResponse;
+        const status = res ? res.getStatus() : 0;
+        if (status === 409 && codeOf(res) === 'hash_first') return false;
         return status === 0 || status >= 500 || status === 409 || status === 423 || status === 429;
       },
       onAfterResponse: (req, res) => {
@@ -225,6 +306,13 @@ class Item {
         this.upload = null;
         if (this.state === 'cancelled' || this.state === 'known') return;
         const res = err.originalResponse;
+        if (res && res.getStatus() === 409 && codeOf(res) === 'hash_first') {
+          // The tenant has a file of this size: nothing was begun or sent.
+          this.releaseSlot();
+          delete this.li.dataset.resumedFrom;
+          this.check(this.abort.signal);
+          return;
+        }
         if (res && res.getStatus() === 422) {
           forgetStored(fp); // the upload ended with the verdict: nothing to resume
           this.failedFromServer(res);
@@ -262,8 +350,41 @@ class Item {
     upload.start();
   }
 
-  uploaded() {
+  /**
+   * uploaded ends an upload the server says is uploaded, once the file's
+   * SHA-256 there is this browser's hash of the file (waiting for it): the
+   * bytes sent before the hash was known are the file's.
+   */
+  async uploaded() {
     this.sendBar.value = this.sendBar.max;
+    if (this.verifying || FINAL.has(this.state)) return;
+    this.verifying = true;
+    if (!this.hash) {
+      this.set('processing', 'All bytes sent and stored; finishing the hash in your browser to check them…');
+      this.releaseSlot();
+    }
+    const hash = await this.awaitHash('to check what was sent');
+    if (!hash || FINAL.has(this.state)) return;
+    let f;
+    try {
+      f = await api('GET', `/api/v0/file/${encodeURIComponent(this.fileId)}`);
+    } catch (err) {
+      this.verifying = false;
+      this.set('error', failure(`${this.name} was sent, but its file could not be read back to check it`, err) + ' Then press Retry.');
+      return;
+    }
+    if (f.sourceHash !== hash) {
+      // Hash it again on a retry.
+      forgetHash(this.name, this.file);
+      this.hash = '';
+      this.hashing = null;
+      this.set(
+        'error',
+        `The server received other bytes than those of ${this.name} (SHA-256 ${short(f.sourceHash)}… there, ${short(hash)}… here): ` +
+          `the file may have changed while it was sent. Delete file ${f.id} from the list, then press Retry to send it again.`,
+      );
+      return;
+    }
     this.set('uploaded', `Uploaded: its SHA-256 is verified.`);
   }
 
@@ -290,7 +411,7 @@ class Item {
   /** fromEvent applies an event's File to this upload: the verdict on bytes it sent. */
   fromEvent(f) {
     const allSent = this.sendBar.value >= this.file.size;
-    if (this.state !== 'processing' && !(this.state === 'uploading' && allSent)) return;
+    if (this.verifying || (this.state !== 'processing' && !(this.state === 'uploading' && allSent))) return;
     if (f.status === 'uploaded') this.uploaded();
     else if (f.status === 'failed') {
       this.set('failed', `The server refused the content: ${f.reason || 'it did not verify'}. Check the file and add it again.`);
@@ -300,6 +421,7 @@ class Item {
   cancel() {
     if (FINAL.has(this.state)) return;
     this.set('cancelled', 'Cancelled. Press Retry to start again.');
+    this.stopHashing();
     if (this.abort) this.abort.abort();
     const i = sendQueue.indexOf(this);
     if (i >= 0) sendQueue.splice(i, 1);
@@ -308,6 +430,11 @@ class Item {
       this.upload.abort(true).catch(() => {});
       this.upload = null;
     }
+  }
+
+  stopHashing() {
+    if (this.hashAbort) this.hashAbort.abort();
+    this.hashing = null;
   }
 
   retry() {
@@ -319,6 +446,7 @@ class Item {
 
   /** stop ends the work of this page on the file (sign-out): a tus upload stays resumable. */
   stop() {
+    this.stopHashing();
     if (this.abort) this.abort.abort();
     if (this.upload) this.upload.abort(false);
     this.upload = null;
@@ -328,7 +456,7 @@ class Item {
 function pump() {
   while (sending < MAX_SENDING && sendQueue.length > 0) {
     const item = sendQueue.shift();
-    if (item.state === 'queued') item.send();
+    if (item.state === 'queued' || item.state === 'hashing') item.send();
   }
 }
 
@@ -374,6 +502,20 @@ export function stopUploads() {
   document.querySelector('#interrupted').replaceChildren();
   document.querySelector('#uploads-empty').hidden = false;
   document.querySelector('#interrupted-box').hidden = true;
+}
+
+/** codeOf answers the API error code of a tus answer's JSON body, or ''. */
+function codeOf(res) {
+  try {
+    return JSON.parse(res.getBody()).code || '';
+  } catch {
+    return '';
+  }
+}
+
+/** short abbreviates a SHA-256 for a message. */
+function short(h) {
+  return String(h || '').slice(0, 12);
 }
 
 // tus-js-client keeps each unfinished upload's URL in localStorage under
