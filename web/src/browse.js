@@ -69,10 +69,15 @@ function updateEmpty() {
   const { status, namePrefix } = filters();
   empty.hidden = any;
   $('#files').hidden = !any;
-  empty.textContent =
-    status || namePrefix
-      ? 'No files match these filters.'
-      : 'No files yet. Drop files above, or run `perseus file upload PATH`.';
+  if (status || namePrefix) {
+    empty.replaceChildren('No files match these filters. Clear them to see every file.');
+  } else {
+    empty.replaceChildren(
+      'No files yet. Drop files or a folder above, or run ',
+      el('code', { text: 'perseus file upload PATH' }),
+      '.',
+    );
+  }
 }
 
 /** place puts a row for f where it belongs, newest first; force puts it even past the loaded pages. */
