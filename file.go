@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,9 @@ type FindQuery struct {
 type FileService struct {
 	client *Client
 	limits limitsCache
+	// noBatchContent is set once a server that said batchContent turned
+	// out not to route it: UploadFiles PUTs each file from then on.
+	noBatchContent atomic.Bool
 }
 
 // CreateFile creates a file record for content with this SHA-256 (64 hex

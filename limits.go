@@ -10,17 +10,19 @@ import (
 // zero Limits stands for a server that declares none and takes each file in
 // one PUT.
 type Limits struct {
-	MaxFileSize         int64  `json:"maxFileSize"`         // largest content accepted, in bytes
-	MinPartSize         int64  `json:"minPartSize"`         // smallest part but the last, in bytes
-	MaxPartSize         int64  `json:"maxPartSize"`         // largest part, in bytes
-	MaxParts            int    `json:"maxParts"`            // most parts in one multipart upload
-	UploadURLTTLSeconds int64  `json:"uploadUrlTtlSeconds"` // how long an upload or part URL stays valid
-	Multipart           bool   `json:"multipart"`           // whether files may be sent in parts
-	PartChecksum        string `json:"partChecksum"`        // the checksum parts are held to: "sha256"
-	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256
-	OpenMultipart       bool   `json:"openMultipart"`       // whether parts of a new file may be sent before its hash is known (open uploads)
-	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file that may be sent before it is hashed; 0: none
-	BatchCreate         int    `json:"batchCreate"`         // most files one batch create makes (CreateFiles); 0: none
+	MaxFileSize          int64  `json:"maxFileSize"`          // largest content accepted, in bytes
+	MinPartSize          int64  `json:"minPartSize"`          // smallest part but the last, in bytes
+	MaxPartSize          int64  `json:"maxPartSize"`          // largest part, in bytes
+	MaxParts             int    `json:"maxParts"`             // most parts in one multipart upload
+	UploadURLTTLSeconds  int64  `json:"uploadUrlTtlSeconds"`  // how long an upload or part URL stays valid
+	Multipart            bool   `json:"multipart"`            // whether files may be sent in parts
+	PartChecksum         string `json:"partChecksum"`         // the checksum parts are held to: "sha256"
+	ChainedParts         bool   `json:"chainedParts"`         // whether parts may be checked as pieces of the whole's SHA-256
+	OpenMultipart        bool   `json:"openMultipart"`        // whether parts of a new file may be sent before its hash is known (open uploads)
+	StreamMaxSize        int64  `json:"streamMaxSize"`        // largest file that may be sent before it is hashed; 0: none
+	BatchCreate          int    `json:"batchCreate"`          // most files one batch create makes (CreateFiles); 0: none
+	BatchContent         int    `json:"batchContent"`         // most files whose bytes one batch upload takes (UploadFiles); 0: none
+	BatchContentMaxBytes int64  `json:"batchContentMaxBytes"` // most bytes of content one batch upload takes; 0: none
 }
 
 type limitsCache struct {

@@ -21,7 +21,7 @@ type request struct {
 	// content is), which carries its own credential in its query: it gets
 	// no key, and its query stays out of errors.
 	path, url string
-	body      any               // nil, a section of a file, a *readerBody, or a value sent as JSON
+	body      any               // nil, a section of a file, a *readerBody, *batchFiles, or a value sent as JSON
 	header    map[string]string // fields of its own; every request has the User-Agent
 
 	// How do sends it, where that differs from the usual.
@@ -48,6 +48,8 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 		body = fb
 	case *readerBody:
 		body = b // sent once: a request with one is never retried
+	case *batchFiles:
+		body = b.open()
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
@@ -75,6 +77,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 		if b.size == 0 {
 			req.Body = http.NoBody
 		}
+	case *batchFiles:
+		req.ContentLength = b.length()
+		req.Header.Set("Content-Type", "application/octet-stream")
 	default:
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -33,7 +33,11 @@ type UploadResult struct {
 // does, a few at once (WithConcurrency), each content once even if several
 // paths hold it. Where the server offers batch creates (Limits.BatchCreate),
 // the records of files sent in one PUT are created many per request, while
-// the files before them are sent (CreateFiles). Each file is named by its
+// the files before them are sent (CreateFiles); and where it also takes
+// batch uploads (Limits.BatchContent), the bytes of those of up to 4 MiB go
+// many per request too (POST /api/v0/file/batch/content), which the server
+// makes durable together, several such requests at once; a file a batch
+// did not settle for a reason a retry may fix is PUT alone. Each file is named by its
 // base name, or by its entry in WithNames; WithName is ignored.
 // A file that UploadFile would send in one pass (or, with
 // WithStream(true), stream) and whose size no other path has is not hashed
@@ -121,9 +125,39 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 	for _, i := range rest {
 		sendOne(created{i: i})
 	}
-	for c := range ahead {
-		sendOne(c)
+	// The small files created go many per batch upload, where the server
+	// takes them (upload_many_content.go); the others one PUT each.
+	var maxFiles int
+	var maxBytes, total int64
+	if len(batched) > 1 {
+		maxFiles, maxBytes = s.batchContentLimits(ctx)
+		for _, i := range batched {
+			total += digests[i].size
+		}
+		// Enough batches to keep every sender busy, none too small to share its syncs.
+		maxBytes = min(maxBytes, max(1<<20, total/int64(cfg.concurrency)))
 	}
+	var pack contentBatch
+	flush := func() {
+		if len(pack.files) > 0 {
+			b := pack
+			pack = contentBatch{}
+			sending.Go(func() error { s.sendBatch(ctx, b, paths, digests, results, cfg, nameOf); return nil })
+		}
+	}
+	for c := range ahead {
+		size := digests[c.i].size
+		if maxFiles == 0 || !c.ok || c.res.Err != nil || size > batchFileMax || size > maxBytes ||
+			c.res.MaxFileSize > 0 && size > c.res.MaxFileSize {
+			sendOne(c)
+			continue
+		}
+		if len(pack.files) == maxFiles || pack.size+size > maxBytes {
+			flush()
+		}
+		pack.files, pack.size = append(pack.files, c), pack.size+size
+	}
+	flush()
 	sending.Wait()
 	for i, d := range digests {
 		if j, ok := first[d.hash]; ok && j != i && results[i].Err == nil {

@@ -111,17 +111,17 @@ func rowReupload(ctx context.Context, e *env, t *table) error {
 			"before the hash was known (sdktest TestUploadFile_endsWithTheFileThatGotTheContentMeanwhile); --hash-first hashes the "+
 			"whole file first and sends none of it once the server says it has it",
 		"content bytes = the rise of the server's perseus_http_request_body_bytes_total (bytes its handlers read from request "+
-			"bodies) over the timing, summed over the routes that take content (PUT /upload/…, POST /api/v0/file/stream; "+
+			"bodies) over the timing, summed over the routes that take content (PUT /upload/…, POST /api/v0/file/stream, POST /api/v0/file/batch/content; "+
 			"not the JSON routes of /api/); min–max over the rounds",
 		e.roundsNote())
 	return nil
 }
 
 // contentRoute says whether a route's request bodies are file content:
-// anything but the JSON API (the stream is content).
+// anything but the JSON API (the stream and batch uploads are content).
 func contentRoute(route string) bool {
 	_, p, _ := strings.Cut(route, " ")
-	return !strings.HasPrefix(p, "/api/") || p == "/api/v0/file/stream"
+	return !strings.HasPrefix(p, "/api/") || p == "/api/v0/file/stream" || p == "/api/v0/file/batch/content"
 }
 
 // bodyBytes reads perseus_http_request_body_bytes_total by route from the

@@ -93,12 +93,14 @@ func rowSmallFiles(ctx context.Context, e *env, t *table) error {
 				"own, one sync for all) beside Go crypto/sha256 of every file on %d goroutines: the wall time of the pair", runtime.NumCPU()),
 			fmt.Sprintf("perseus = `perseus file upload DIR --concurrency %d --wait` as its own process, against a `perseus serve` "+
 				"started for that timing on a fresh --data (SQLite, local directory) and stopped after it; its start is not timed; "+
-				"the CLI hashes each file once (today before sending it); the server hashes each file again as it arrives, "+
-				"makes it durable (fsync of the file and its directory) and commits its record before it answers", smallConcurrency),
+				"the CLI hashes each file once (before sending it), creates the records 100 per request and sends the new files' "+
+				"bytes many per request (POST /api/v0/file/batch/content, up to 16 MiB each, several at once) where the server "+
+				"offers it (the embedded one does); the server hashes each file again as it arrives, makes the batch durable "+
+				"together (every file's fsync at once, each directory once) and records them uploaded together before it answers", smallConcurrency),
 			fmt.Sprintf("baseline 2 = what the Python SDK's upload_file does, per file (CONTRACT.md): Go SHA-256 of the file, "+
 				"POST /api/v0/file, PUT of the file (sendfile) to its uploadUrl, then POST /api/v0/file/find with its id; %d files "+
-				"at once on kept-alive connections, against a `perseus serve` started for that timing likewise; the server's "+
-				"work is the same as for the CLI", smallConcurrency),
+				"at once on kept-alive connections, against a `perseus serve` started for that timing likewise; per file the "+
+				"server hashes it, fsyncs it and its directory, and commits its record before it answers", smallConcurrency),
 			e.roundsNote(),
 		},
 	})

@@ -40,6 +40,7 @@ var answers = []struct {
 	{ingest.ErrNotUploaded, ErrNotUploaded},
 	{ingest.ErrDownloadInvalid, ErrDownloadURLInvalid},
 	{ingest.ErrDownloadExpired, ErrDownloadURLExpired},
+	{ingest.ErrNotBatched, ErrBatchOff},
 	{ingest.ErrUnavailable, ErrUnavailable},
 	{sign.ErrInvalid, ErrURLInvalid},
 	{sign.ErrExpired, ErrURLExpired},

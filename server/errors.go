@@ -90,6 +90,10 @@ var (
 	ErrChecksumAlgo     = &Error{http.StatusBadRequest, "checksum_unsupported", "Upload-Checksum must be \"<algorithm> <base64 digest>\" with algorithm sha1, sha256 or md5"}
 	ErrTusMetadata      = &Error{http.StatusBadRequest, "invalid_metadata", "Upload-Metadata sha256 must be a SHA-256 as 64 hexadecimal characters or 44 of base64, and filename (or name) a valid file name"}
 
+	// Batch uploads (POST /api/v0/file/batch/content).
+	ErrBatchOff   = &Error{http.StatusNotFound, "batch_content_off", "this server takes no batch uploads (batchContent is 0 in GET /api/v0/limits: its blob store cannot commit files together): PUT each file to its uploadUrl"}
+	ErrBatchFrame = &Error{http.StatusBadRequest, "invalid_batch", `the body must be one line of JSON, {"files": [{"id": …, "size": …}, …]} (each id once, sizes 0 or more), a newline, then the bytes of each file in that order, exactly its size of them`}
+
 	// S3 event notifications (POST /api/v0/s3/events).
 	ErrS3EventsOff   = &Error{http.StatusNotFound, "s3_events_off", "this server takes no S3 event notifications: start it with --s3-events-token"}
 	ErrS3EventsToken = &Error{http.StatusUnauthorized, "unauthorized", "missing or wrong token: give the event sender this endpoint's URL with ?token=<the server's --s3-events-token>"}

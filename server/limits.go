@@ -7,20 +7,22 @@ import "net/http"
 // refused anyway, and the limits each tenant is held to, with the caller's
 // usage where a quota applies.
 type Limits struct {
-	MaxFileSize         int64  `json:"maxFileSize"`         // largest content, in bytes
-	MinPartSize         int64  `json:"minPartSize"`         // smallest part but the last, in bytes
-	MaxPartSize         int64  `json:"maxPartSize"`         // largest part, in bytes
-	MaxParts            int    `json:"maxParts"`            // most parts in one multipart upload
-	UploadURLTTLSeconds int64  `json:"uploadUrlTtlSeconds"` // how long an upload or part URL stays valid
-	Multipart           bool   `json:"multipart"`           // whether the multipart endpoints are served
-	PartChecksum        string `json:"partChecksum"`        // the checksum each part is held to: "sha256"
-	ChainedParts        bool   `json:"chainedParts"`        // whether parts may be checked as pieces of the whole's SHA-256 ("from")
-	StreamMaxSize       int64  `json:"streamMaxSize"`       // largest file POST /api/v0/file/stream takes; 0: not served
-	OpenMultipart       bool   `json:"openMultipart"`       // whether POST /api/v0/file/multipart begins uploads before the hash is known
-	BatchCreate         int    `json:"batchCreate"`         // most files one POST /api/v0/file/batch creates; 0: not served
-	Tus                 string `json:"tus"`                 // where the tus 1.0 endpoint is served ("" : not served)
-	TusMaxSize          int64  `json:"tusMaxSize"`          // largest upload it takes (its Tus-Max-Size)
-	TusExpiresSeconds   int64  `json:"tusExpiresSeconds"`   // how long an upload lasts without bytes arriving (Upload-Expires)
+	MaxFileSize          int64  `json:"maxFileSize"`          // largest content, in bytes
+	MinPartSize          int64  `json:"minPartSize"`          // smallest part but the last, in bytes
+	MaxPartSize          int64  `json:"maxPartSize"`          // largest part, in bytes
+	MaxParts             int    `json:"maxParts"`             // most parts in one multipart upload
+	UploadURLTTLSeconds  int64  `json:"uploadUrlTtlSeconds"`  // how long an upload or part URL stays valid
+	Multipart            bool   `json:"multipart"`            // whether the multipart endpoints are served
+	PartChecksum         string `json:"partChecksum"`         // the checksum each part is held to: "sha256"
+	ChainedParts         bool   `json:"chainedParts"`         // whether parts may be checked as pieces of the whole's SHA-256 ("from")
+	StreamMaxSize        int64  `json:"streamMaxSize"`        // largest file POST /api/v0/file/stream takes; 0: not served
+	OpenMultipart        bool   `json:"openMultipart"`        // whether POST /api/v0/file/multipart begins uploads before the hash is known
+	BatchCreate          int    `json:"batchCreate"`          // most files one POST /api/v0/file/batch creates; 0: not served
+	BatchContent         int    `json:"batchContent"`         // most files whose bytes one POST /api/v0/file/batch/content takes; 0: not served
+	BatchContentMaxBytes int64  `json:"batchContentMaxBytes"` // most bytes of content it takes; 0: not served
+	Tus                  string `json:"tus"`                  // where the tus 1.0 endpoint is served ("" : not served)
+	TusMaxSize           int64  `json:"tusMaxSize"`           // largest upload it takes (its Tus-Max-Size)
+	TusExpiresSeconds    int64  `json:"tusExpiresSeconds"`    // how long an upload lasts without bytes arriving (Upload-Expires)
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
 	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
@@ -40,6 +42,7 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 		RateLimit:     s.cfg.RateLimit, RateBurst: s.cfg.RateBurst, QuotaFiles: l.QuotaFiles, QuotaBytes: l.QuotaBytes,
 	}
 	ans.BatchCreate = maxBatchCreate
+	ans.BatchContent, ans.BatchContentMaxBytes = s.core.BatchLimits()
 	ans.Tus, ans.TusMaxSize, ans.TusExpiresSeconds = tusBase, l.MaxFileSize, int64(l.PendingTTL.Seconds())
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))

@@ -256,6 +256,7 @@ func TestLimitsAreDeclaredAndEnforcedWith413(t *testing.T) {
 	want := Limits{MaxFileSize: 1 << 20, MinPartSize: 1 << 10, MaxPartSize: 64 << 10, MaxParts: 100,
 		UploadURLTTLSeconds: 90, Multipart: true, PartChecksum: "sha256", ChainedParts: true, StreamMaxSize: 1 << 20, OpenMultipart: true}
 	want.BatchCreate = maxBatchCreate
+	want.BatchContent, want.BatchContentMaxBytes = 100, 64<<20 // the local store commits files together
 	want.Tus, want.TusMaxSize, want.TusExpiresSeconds = tusBase, 1<<20, 86400
 	if l != want {
 		t.Errorf("limits = %+v, want %+v", l, want)

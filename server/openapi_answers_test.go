@@ -238,6 +238,9 @@ func TestOpenAPIDescribesEveryAnswer(t *testing.T) {
 	for k := range downloadURLAnswers(t) {
 		chk.seen[k] = true
 	}
+	for k := range batchContentAnswers(t) {
+		chk.seen[k] = true
+	}
 	for k := range tusAnswers(t) {
 		chk.seen[k] = true
 	}

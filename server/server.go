@@ -80,6 +80,7 @@ func (s *Server) routes() error {
 	m.HandleFunc("POST /api/v0/file", s.auth(s.handleCreate))
 	m.HandleFunc("POST /api/v0/file/find", s.auth(s.handleFind))
 	m.HandleFunc("POST /api/v0/file/batch", s.auth(s.handleCreateBatch))
+	m.HandleFunc("POST /api/v0/file/batch/content", s.auth(s.handleBatchContent))
 	m.HandleFunc("POST /api/v0/file/stream", s.auth(s.handleStream))
 	m.HandleFunc("GET /api/v0/file/{id}", s.auth(s.handleGet))
 	m.HandleFunc("DELETE /api/v0/file/{id}", s.auth(s.handleDelete))

@@ -63,6 +63,9 @@ var (
 	ErrDownloadInvalid = errors.New("ingest: the download URL's signature does not match")
 	// ErrDownloadExpired: a download URL past its expiry.
 	ErrDownloadExpired = errors.New("ingest: the download URL has expired")
+	// ErrNotBatched: the blob store commits no objects together, so the
+	// content of many files is not taken in one request (ReceiveAll).
+	ErrNotBatched = errors.New("ingest: batch uploads are not offered by this store")
 	// ErrUnavailable: a store failed; the caller may retry later.
 	ErrUnavailable = errors.New("ingest: a storage backend is unavailable")
 )

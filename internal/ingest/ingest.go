@@ -123,16 +123,17 @@ type Core struct {
 	cfg      Config
 	meta     meta.Store
 	blobs    blob.Store
-	parts    parter             // how the store keeps multipart uploads, chosen in New
-	presign  blob.Presigner     // nil when uploads come through the HTTP layer
-	reads    blob.PresignGetter // nil when downloads come through the HTTP layer
-	locate   blob.Locator       // nil when the store names no notified objects
-	arrived  chan string        // staging keys notified (Arrived), for verifyArrivals
-	hub      hub                // wakes waiters in this process
-	events   meta.EventLog      // the store's event log; nil if it keeps none
-	eventHub eventHub           // wakes streams of events in this process
-	locks    keyLock            // complete/<id>, verify/<key>
-	drained  chan struct{}      // closed by Drain: no more waiting
+	parts    parter              // how the store keeps multipart uploads, chosen in New
+	presign  blob.Presigner      // nil when uploads come through the HTTP layer
+	reads    blob.PresignGetter  // nil when downloads come through the HTTP layer
+	locate   blob.Locator        // nil when the store names no notified objects
+	batch    blob.BatchCommitter // nil when the store commits no objects together (ReceiveAll)
+	arrived  chan string         // staging keys notified (Arrived), for verifyArrivals
+	hub      hub                 // wakes waiters in this process
+	events   meta.EventLog       // the store's event log; nil if it keeps none
+	eventHub eventHub            // wakes streams of events in this process
+	locks    keyLock             // complete/<id>, verify/<key>
+	drained  chan struct{}       // closed by Drain: no more waiting
 	drain    sync.Once
 }
 
@@ -147,6 +148,7 @@ func New(cfg Config) (*Core, error) {
 	c.presign, _ = cfg.Blobs.(blob.Presigner)
 	c.reads, _ = cfg.Blobs.(blob.PresignGetter)
 	c.locate, _ = cfg.Blobs.(blob.Locator)
+	c.batch, _ = cfg.Blobs.(blob.BatchCommitter)
 	c.events, _ = eventLogOf(cfg.Meta)
 	switch b := cfg.Blobs.(type) {
 	case blob.Multiparter:

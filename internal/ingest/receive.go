@@ -20,20 +20,13 @@ import (
 // does not fit the tenant's byte quota is refused before it is read.
 func (c *Core) Receive(ctx context.Context, tenant, id, hash string, body io.Reader, length int64) (meta.File, error) {
 	rec, err := c.meta.Get(ctx, tenant, id)
-	switch {
-	case errors.Is(err, meta.ErrNotFound):
-		return rec, ErrGone
-	case err != nil:
-		return rec, err
-	case rec.SourceHash != hash:
+	if err == nil && rec.SourceHash != hash {
 		return rec, ErrNotIssued
-	case rec.Status == meta.StatusUploaded:
-		return rec, ErrAlreadyUploaded
-	case rec.Status == meta.StatusFailed:
-		return rec, failf(ErrFailed, "this file is marked failed (%s); create it again (same name and sourceHash) for a fresh upload URL", rec.Reason)
-	case length > c.cfg.MaxFileSize:
-		return rec, failf(ErrTooLarge, "the body is %d bytes; this server accepts at most %d", length, c.cfg.MaxFileSize)
-	case length < 0 && c.cfg.QuotaBytes > 0:
+	}
+	if err := c.receivable(rec, err, length); err != nil {
+		return rec, err
+	}
+	if length < 0 && c.cfg.QuotaBytes > 0 {
 		return rec, failf(ErrLengthRequired, "send the body with a Content-Length: this server holds each tenant to a byte quota, checked before the bytes are sent")
 	}
 	if err := c.roomFor(ctx, tenant, false, length); err != nil {
@@ -45,6 +38,25 @@ func (c *Core) Receive(ctx context.Context, tenant, id, hash string, body io.Rea
 	}
 	return c.settle(context.WithoutCancel(ctx), rec, verdict{sum: sum, size: n, want: -1, what: "uploaded bytes",
 		keep: bw.Commit, discard: func(context.Context) error { return bw.Abort() }})
+}
+
+// receivable says why rec, as the store's Get returned it with err, cannot
+// take length bytes of content through the server (-1: not known yet), or
+// nil when it can.
+func (c *Core) receivable(rec meta.File, err error, length int64) error {
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return ErrGone
+	case err != nil:
+		return err
+	case rec.Status == meta.StatusUploaded:
+		return ErrAlreadyUploaded
+	case rec.Status == meta.StatusFailed:
+		return failf(ErrFailed, "this file is marked failed (%s); create it again (same name and sourceHash) for a fresh upload URL", rec.Reason)
+	case length > c.cfg.MaxFileSize:
+		return failf(ErrTooLarge, "the body is %d bytes; this server accepts at most %d", length, c.cfg.MaxFileSize)
+	}
+	return nil
 }
 
 // copyIn streams body into a new object under key, hashing it on the way,

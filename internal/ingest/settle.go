@@ -48,48 +48,73 @@ type verdict struct {
 // (deleted by its owner, or by the sweeper after PendingTTL without an
 // upload) or failed, nothing is kept: the bytes are removed from wherever
 // they went, and content a failed removal leaves has no record, so the
-// sweeper removes it once older than OrphanGrace.
+// sweeper removes it once older than OrphanGrace. settleAll, for many
+// records whose bytes are kept together, takes the same steps (reject,
+// keepFailed, record).
 func (c *Core) settle(ctx context.Context, rec meta.File, v verdict) (meta.File, error) {
-	reason := v.refuse
-	if reason == "" && (v.sum != rec.SourceHash || v.want >= 0 && v.size != v.want) {
-		reason = fmt.Sprintf("the %d %s hash to %s, not to the declared sourceHash", v.size, v.what, v.sum)
-	}
-	if reason != "" {
-		if !v.recordFirst {
-			c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
-		}
-		f, err := c.transition(ctx, rec, meta.StatusFailed, 0, reason)
-		if err != nil && !errors.Is(err, meta.ErrNotFound) {
-			c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", err)
-			if v.recordFirst {
-				return rec, failf(ErrUnavailable, "the %s do not hash to the sourceHash, and the verdict could not be recorded: a storage backend is unavailable; complete again later", v.what)
-			}
-		}
-		if v.recordFirst {
-			c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
-		}
-		if f.Status == meta.StatusUploaded { // another upload got there first
-			return f, nil
-		}
-		if v.refuse != "" {
-			return rec, failf(ErrTooLarge, "%s", reason)
-		}
-		return rec, failf(ErrHashMismatch, "%s; the file is marked failed and the %s were discarded", reason, v.what)
+	if reason := v.reasonAgainst(rec); reason != "" {
+		return c.reject(ctx, rec, v, reason)
 	}
 	if v.keep != nil {
 		if err := v.keep(ctx); err != nil {
-			if errors.Is(err, errStagedChanged) {
-				return rec, err // nothing failed: the bytes are verified again
-			}
-			if v.failOnKeep {
-				if _, ferr := c.transition(ctx, rec, meta.StatusFailed, 0, "the "+v.what+" could not be stored"); ferr != nil {
-					c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", ferr)
-				}
-			}
-			msg := cmp.Or(v.keepFailed, "could not store the bytes durably; nothing was kept, send them again")
-			return rec, c.unavailable(ctx, "commit", rec.ID, err, msg)
+			return rec, c.keepFailed(ctx, rec, v, err)
 		}
 	}
+	return c.record(ctx, rec, v)
+}
+
+// reasonAgainst says why the bytes of v cannot be rec's content, or ""
+// when they can: they hash to its sourceHash and have the size they must.
+func (v verdict) reasonAgainst(rec meta.File) string {
+	if v.refuse == "" && (v.sum != rec.SourceHash || v.want >= 0 && v.size != v.want) {
+		return fmt.Sprintf("the %d %s hash to %s, not to the declared sourceHash", v.size, v.what, v.sum)
+	}
+	return v.refuse
+}
+
+// reject is settle for bytes that cannot be rec's content, for reason:
+// they are discarded and the record says failed.
+func (c *Core) reject(ctx context.Context, rec meta.File, v verdict, reason string) (meta.File, error) {
+	if !v.recordFirst {
+		c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
+	}
+	f, err := c.transition(ctx, rec, meta.StatusFailed, 0, reason)
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", err)
+		if v.recordFirst {
+			return rec, failf(ErrUnavailable, "the %s do not hash to the sourceHash, and the verdict could not be recorded: a storage backend is unavailable; complete again later", v.what)
+		}
+	}
+	if v.recordFirst {
+		c.drop(ctx, rec, "discard bytes that failed verification", v.discard)
+	}
+	if f.Status == meta.StatusUploaded { // another upload got there first
+		return f, nil
+	}
+	if v.refuse != "" {
+		return rec, failf(ErrTooLarge, "%s", reason)
+	}
+	return rec, failf(ErrHashMismatch, "%s; the file is marked failed and the %s were discarded", reason, v.what)
+}
+
+// keepFailed is settle's answer when keeping verified bytes failed with
+// err: nothing was kept.
+func (c *Core) keepFailed(ctx context.Context, rec meta.File, v verdict, err error) error {
+	if errors.Is(err, errStagedChanged) {
+		return err // nothing failed: the bytes are verified again
+	}
+	if v.failOnKeep {
+		if _, ferr := c.transition(ctx, rec, meta.StatusFailed, 0, "the "+v.what+" could not be stored"); ferr != nil {
+			c.cfg.Logger.ErrorContext(ctx, "mark failed", "id", rec.ID, "err", ferr)
+		}
+	}
+	msg := cmp.Or(v.keepFailed, "could not store the bytes durably; nothing was kept, send them again")
+	return c.unavailable(ctx, "commit", rec.ID, err, msg)
+}
+
+// record is settle's last step, once verified bytes are kept: the record
+// says uploaded, or, gone or failed meanwhile, the bytes are removed.
+func (c *Core) record(ctx context.Context, rec meta.File, v verdict) (meta.File, error) {
 	f, err := c.transition(ctx, rec, meta.StatusUploaded, v.size, "")
 	if err == nil {
 		return f, nil

@@ -99,6 +99,19 @@ type SizedCreator interface {
 	MaxSized() int64
 }
 
+// BatchCommitter is implemented by stores that make many objects durable
+// together for less than one Commit each costs (the local store: the
+// files' fsyncs at once, one fsync of each directory for all of them).
+// CommitAll commits every writer of ws, each from the store's Create and
+// neither committed nor aborted, and returns one error per writer: nil
+// for an object that is now durable under its key, exactly as its Commit
+// would have left it; otherwise that writer stored nothing new (as a
+// failed Commit) and is finished. A writer of another store is an error
+// of its own, and the others are committed all the same.
+type BatchCommitter interface {
+	CommitAll(ctx context.Context, ws []Writer) []error
+}
+
 // Part is one part of a multipart upload: its number (from 1), its size, the
 // hex SHA-256 of its bytes (empty when the store did not record one) and the
 // ETag the store gave it.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"ChainedPartsWhenAssembler", testChainedParts},
 		{"SizedWhenSupported", testSized},
 		{"AppenderWhenSupported", testAppender},
+		{"BatchCommitWhenSupported", testBatchCommit},
 		{"Ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
