@@ -64,6 +64,10 @@ func (s *Server) handleBatchContent(w http.ResponseWriter, r *http.Request) {
 			writeError(w, ErrBatchFrame.With("files[%d] must have an id (each id once) and a size of 0 or more bytes", i))
 			return
 		}
+		if *f.Size > most-sum { // checked before adding: sizes near MaxInt64 must not wrap the sum
+			writeError(w, ErrTooLarge.With("the files' sizes add up to more than %d bytes, which one batch upload takes at most (batchContentMaxBytes in GET /api/v0/limits): split the request", most))
+			return
+		}
 		seen[f.ID] = true
 		pieces[i] = ingest.Piece{ID: f.ID, Size: *f.Size}
 		sum += *f.Size
@@ -74,9 +78,6 @@ func (s *Server) handleBatchContent(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(pieces) > files:
 		writeError(w, ErrTooMany.With("%d files in one batch upload; at most %d are allowed (batchContent in GET /api/v0/limits): split the request", len(pieces), files))
-		return
-	case sum > most:
-		writeError(w, ErrTooLarge.With("the files' sizes add up to %d bytes; one batch upload takes at most %d (batchContentMaxBytes in GET /api/v0/limits): split the request", sum, most))
 		return
 	case r.ContentLength >= 0 && r.ContentLength != n+sum:
 		writeError(w, ErrBatchFrame.With("Content-Length is %d, but the first line (%d bytes, its newline included) and the sizes it lists (%d bytes) add up to %d", r.ContentLength, n, sum, n+sum))

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -239,4 +241,30 @@ func batchContentAnswers(t *testing.T) map[string]bool {
 		}
 	}
 	return seen
+}
+
+// TestBatchContentRefusesSizesWhoseSumWouldWrap: sizes that add up past
+// MaxInt64 (and so, wrapped, to a few bytes) are refused 413 before a byte
+// of content is read, with or without a Content-Length.
+func TestBatchContentRefusesSizesWhoseSumWouldWrap(t *testing.T) {
+	e := newEnv(t)
+	p := e.create(keyA, "p.txt", []byte("pending")).Rec
+	// 70 MiB + MaxInt64 + the rest wraps to 5 bytes.
+	sizes := []int64{70 << 20, math.MaxInt64, math.MaxInt64 - 70<<20 + 7}
+	manifest := fmt.Sprintf(`{"files":[{"id":%q,"size":%d},{"id":"b","size":%d},{"id":"c","size":%d}]}`+"\n", p.ID, sizes[0], sizes[1], sizes[2])
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(manifest + "12345")
+		if chunked {
+			body = io.MultiReader(body) // no length known: sent chunked
+		}
+		req, _ := http.NewRequest("POST", e.url+"/api/v0/file/batch/content", body)
+		req.Header.Set("Authorization", "Bearer "+keyA)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if r := e.send(req); r.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked %v: sizes wrapping to 5 bytes answered %d %s, want 413", chunked, r.status, r.body)
+		}
+	}
+	if f := e.find(keyA, []string{p.ID}, nil); len(f) != 1 || f[0].Status != "pending" {
+		t.Errorf("the file of a refused batch is %+v, want pending", f)
+	}
 }

@@ -67,10 +67,10 @@ func (c *Core) ReceiveAll(ctx context.Context, tenant string, pieces []Piece, bo
 	}
 	var sum int64
 	for _, p := range pieces {
+		if p.Size < 0 || p.Size > most-sum || len(pieces) > files { // before adding: the sum must not wrap
+			return nil, failf(ErrTooLarge, "%d files of more than %d bytes in all in one batch; this server takes at most %d files and %d bytes in one", len(pieces), most, files, most)
+		}
 		sum += p.Size
-	}
-	if len(pieces) > files || sum > most {
-		return nil, failf(ErrTooLarge, "%d files of %d bytes in all in one batch; this server takes at most %d files and %d bytes in one", len(pieces), sum, files, most)
 	}
 	out := make([]Received, len(pieces))
 	var recs []meta.File
