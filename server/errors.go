@@ -64,7 +64,7 @@ var (
 
 	// Events (GET /api/v0/events).
 	ErrInvalidEventType = &Error{http.StatusBadRequest, "invalid_event_type", "types must be a comma-separated list of event types: file.created, file.uploaded, file.failed, file.deleted"}
-	ErrInvalidSince     = &Error{http.StatusBadRequest, "invalid_since", "since (or Last-Event-ID) must be the id of an event: a whole number, 0 or more"}
+	ErrInvalidSince     = &Error{http.StatusBadRequest, "invalid_since", "since (or Last-Event-ID) must be the id of an event, a whole number, 0 or more (or since=latest, for the events from now on)"}
 
 	// Download (GET /api/v0/file/{id}/content).
 	ErrNotUploaded     = &Error{http.StatusConflict, "file_not_uploaded", "the file has no content to download: it is not uploaded"}

@@ -58,6 +58,7 @@ type eventsPage struct {
 type eventsRequest struct {
 	types  []meta.EventType // all when empty
 	since  int64            // the events after this id
+	latest bool             // since=latest: after the tenant's latest event, read when the request is answered
 	follow bool             // keep the stream open for events to come
 	json   bool             // one page of JSON instead of a stream
 	limit  int              // the page's size, for json
@@ -87,7 +88,9 @@ func parseEvents(r *http.Request) (eventsRequest, *Error) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		since, from = id, "Last-Event-ID"
 	}
-	if since != "" {
+	if since == "latest" && from == "since" {
+		req.latest = true
+	} else if since != "" {
 		n, err := strconv.ParseInt(since, 10, 64)
 		if err != nil || n < 0 {
 			return req, ErrInvalidSince.With("%s %q: %s", from, since, ErrInvalidSince.Message)
@@ -162,6 +165,9 @@ func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, req eventsRe
 		s.fail(w, r, "events", err)
 		return
 	}
+	if req.latest {
+		req.since = latest
+	}
 	evs, err := s.core.Events(ctx, tenant, meta.EventQuery{After: req.since, Types: req.types, Limit: req.limit})
 	if err != nil {
 		s.fail(w, r, "events", err)
@@ -196,6 +202,14 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, req events
 		// after the read wakes the stream.
 		sub = s.core.SubscribeEvents(tenant)
 		defer sub.Close()
+	}
+	if req.latest {
+		latest, err := s.core.LastEvent(ctx, tenant)
+		if err != nil {
+			s.fail(w, r, "events", err)
+			return
+		}
+		req.since = latest
 	}
 	q := meta.EventQuery{After: req.since, Types: req.types, Limit: streamPage}
 	evs, err := s.core.Events(ctx, tenant, q)

@@ -407,6 +407,21 @@ func TestEventsResumeFilterAndPage(t *testing.T) {
 	if b, _ := json.Marshal(page("types=file.deleted")); !bytes.Contains(b, []byte(`"events":[]`)) {
 		t.Errorf("an empty page: %s, want events: []", b)
 	}
+
+	// since=latest: where the log stands, in one request, and a stream of
+	// what comes after it only.
+	if p = page("since=latest"); len(p.Events) != 0 || p.Last != 8 || p.More {
+		t.Errorf("since=latest as JSON: %+v, want an empty page whose last is 8", p)
+	}
+	if got := ids(e.backlog(keyA, "since=latest")); got != "" {
+		t.Errorf("backlog since=latest: %s, want none", got)
+	}
+	s = e.events(keyA, "since=latest")
+	s.none(100 * time.Millisecond)
+	f = e.upload(keyA, "after-latest.txt", []byte("after latest"))
+	if got := s.next(5 * time.Second); got.id != "9" || got.ev.Data.ID != f.ID {
+		t.Errorf("stream since=latest: %s %s, want 9 first", got.id, got.data)
+	}
 }
 
 // TestEventsBadRequests: what cannot be understood is a 400 that says
@@ -421,6 +436,7 @@ func TestEventsBadRequests(t *testing.T) {
 		{"since=-1", "", "invalid_since"},
 		{"since=x", "", "invalid_since"},
 		{"since=1", "1.5", "invalid_since"},
+		{"", "latest", "invalid_since"}, // latest is for since only: a Last-Event-ID is an id
 		{"follow=maybe", "", "bad_request"},
 		{"limit=0", "", "invalid_limit"},
 		{"limit=1001", "", "invalid_limit"},

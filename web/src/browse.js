@@ -106,10 +106,17 @@ function place(f, force) {
   return null;
 }
 
+// replay holds the events that arrive while a page is being fetched: the
+// page may be a snapshot from before them, so they are applied again once
+// it is shown.
+let replay = null;
+
 /** loadFiles loads the first page (reset) or the next one. */
 export async function loadFiles(reset) {
   if (loading) loading.abort();
   loading = new AbortController();
+  const events = [];
+  replay = events;
   const gen = reset ? ++generation : generation;
   const { status, namePrefix } = filters();
   const q = new URLSearchParams({ limit: String(PAGE) });
@@ -130,6 +137,8 @@ export async function loadFiles(reset) {
       if (old) old.replaceWith(renderRow(f));
       else tbody.append(renderRow(f));
     }
+    if (replay === events) replay = null;
+    for (const [type, f] of events) onFileEvent(type, f);
     more.hidden = !cursor;
     updateEmpty();
     clearErrorIfOurs();
@@ -138,6 +147,7 @@ export async function loadFiles(reset) {
     if (err.name === 'AbortError') return;
     showError(failure('Could not list your files', err));
   } finally {
+    if (replay === events) replay = null;
     more.disabled = false;
     $('#files').removeAttribute('aria-busy');
   }
@@ -150,6 +160,7 @@ function clearErrorIfOurs() {
 /** onFileEvent applies one event of the stream to the table. */
 export function onFileEvent(type, f) {
   if (!f || !f.id) return;
+  if (replay) replay.push([type, f]);
   const row = rowOf(f.id);
   if (type === 'file.deleted') {
     if (row) row.remove();

@@ -18,7 +18,10 @@ async function check(key) {
   try {
     return await api('GET', '/api/v0/limits');
   } catch (err) {
-    forgetKey();
+    // Only a refused key is forgotten; a server that cannot answer now
+    // leaves a stored key stored, so that a reload tries it again.
+    if (err.status === 401) forgetKey();
+    else useKey(null, false);
     if (err.status === 401) signinError(REFUSED);
     else if (err.status === 0) signinError(err.message);
     else signinError(`Could not sign in: ${err.message} Try again in a moment.`);
@@ -62,11 +65,7 @@ export function initSignin(onSignedIn) {
         useKey(saved, true);
         onSignedIn(limits);
       })
-      .catch((err) => {
-        if (err.status === 401) forgetKey();
-        else useKey(null, false); // keep it stored: a reload tries again
-        showSignin();
-      });
+      .catch(() => showSignin()); // check kept the key stored unless it was refused
   } else {
     showSignin();
   }

@@ -120,7 +120,6 @@ class Item {
     this.abort = new AbortController();
     const signal = this.abort.signal;
     this.verifying = false;
-    if (!this.hash) this.hash = cachedHash(this.name, this.file) || '';
     this.hashBar.value = this.hash ? this.hashBar.max : 0;
     this.set('queued', 'Waiting for a free upload slot…');
     let stored = [];
@@ -129,7 +128,12 @@ class Item {
     } catch {
       /* no storage: nothing to resume */
     }
-    if (this.state !== 'queued') return; // cancelled meanwhile
+    if (this.state !== 'queued') return; // cancelled or stopped meanwhile
+    // A cached hash (by name, size and last change) only spares hashing
+    // again an upload being resumed, whose result is checked against it at
+    // the end; "already uploaded" is never said of a file not read here.
+    if (!this.hash && stored.length > 0) this.hash = cachedHash(this.name, this.file) || '';
+    this.hashBar.value = this.hash ? this.hashBar.max : 0;
     if (!this.hashing) this.hashing = this.startHashing(); // one still going on from before a retry goes on
     if (this.hash && stored.length === 0) {
       this.check(signal);
@@ -446,6 +450,9 @@ class Item {
 
   /** stop ends the work of this page on the file (sign-out): a tus upload stays resumable. */
   stop() {
+    // Signed out: every await of run, send and check finds a state it does
+    // not go on from, so nothing is sent after this, with this key or the next.
+    this.state = 'cancelled';
     this.stopHashing();
     if (this.abort) this.abort.abort();
     if (this.upload) this.upload.abort(false);
