@@ -131,9 +131,9 @@ func rowConsole(ctx context.Context, e *env, t *table) error {
 		notes: []string{"perseus = the console served by a `perseus serve` started for that timing alone on a fresh --data (the embedded " +
 			"default), in a tab of one headless chromium (a browser context of its own, signed in before the timing): time = from " +
 			"setting the file on input#pick-files (DOM.setFileInputFiles) until its li.upload says uploaded (polled every 20 ms): " +
-			"the console hashes it in its worker (hash-wasm), asks POST /api/v0/file/find for the hash, then sends it by tus " +
-			"(tus-js-client) and waits for the server's answer that it is uploaded; the server hashes every byte again and makes it " +
-			"durable; baseline = `perseus file upload F --wait` as its own process against its own fresh server, as in row 1 " +
+			"the console sends it at once by tus (tus-js-client, one PATCH; the server has no file of that size, so it does not ask " +
+			"to hash first) while its worker hashes it (hash-wasm), and says uploaded once the server has answered uploaded and " +
+			"the file's sourceHash equals the browser's hash; the server hashes every byte and makes it durable; baseline = `perseus file upload F --wait` as its own process against its own fresh server, as in row 1 " +
 			"(hashes once, parts sent as hashed); " + e.roundsNote()},
 	})
 	return nil
