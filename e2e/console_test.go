@@ -30,6 +30,7 @@ func TestConsole(t *testing.T) {
 	}{
 		{"SignInTakesAGoodKeyRefusesAWrongOneAndSignOutForgetsIt", consoleSignIn},
 		{"UploadsTwoFilesAndAFolderUnderTheCLIsRelativeNames", consoleUploads},
+		{"DroppedFilesAndFoldersUploadUnderTheCLIsRelativeNames", consoleDrop},
 		{"KnownContentIsAlreadyUploadedWithNoByteSent", consoleKnown},
 		{"AReloadMidUploadResumesFromTheServersOffset", consoleReloadResumes},
 		{"RowsFollowTheEventsStreamWithoutPollingAndShowWhyAFileFailed", consoleLive},
