@@ -53,6 +53,20 @@ export function forgetKey() {
   }
 }
 
+/**
+ * keyTag is a short tag of the key in use (FNV-1a, 32 bits, in hex), to keep
+ * what this browser stores for one key apart from another's on the same
+ * origin. It says nothing usable about a random key.
+ */
+export function keyTag() {
+  let h = 0x811c9dc5;
+  for (const c of new TextEncoder().encode(key || '')) {
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
 export function authHeader() {
   return 'Bearer ' + key;
 }

@@ -14,7 +14,7 @@
 // once. Whatever was sent, the file the server made is checked against
 // this browser's hash before it is called uploaded.
 import * as tus from 'tus-js-client';
-import { api, apiOrigin, apiURL, authHeader, APIError } from './api.js';
+import { api, apiOrigin, apiURL, authHeader, keyTag, APIError } from './api.js';
 import { cachedHash, forgetHash, hashFile } from './hasher.js';
 import { el, formatSize, showError, failure, notice } from './ui.js';
 
@@ -32,7 +32,10 @@ const LABELS = {
   error: 'Error',
   cancelled: 'Cancelled',
 };
-const FINGERPRINT_PREFIX = 'perseus::' + apiOrigin + '::';
+// What this browser stores for tus (upload URLs, by fingerprint) is kept
+// per origin and per key: another key signed in on the same browser
+// neither sees nor resumes this key's uploads.
+const fingerprintPrefix = () => `perseus::${apiOrigin}::${keyTag()}::`;
 
 const items = [];
 let sending = 0;
@@ -41,7 +44,7 @@ const seenStatus = new Map(); // file id → File from the events stream
 
 /** fingerprint identifies a file for tus's resumption and the hash cache. */
 function fingerprintOf(name, file) {
-  return `${FINGERPRINT_PREFIX}${name}::${file.size}::${file.lastModified}`;
+  return `${fingerprintPrefix()}${name}::${file.size}::${file.lastModified}`;
 }
 
 class Item {
@@ -559,14 +562,14 @@ export async function listInterrupted() {
   ul.replaceChildren();
   const names = new Set();
   for (const u of all) {
-    if (!u.urlStorageKey || !u.urlStorageKey.startsWith('tus::' + FINGERPRINT_PREFIX)) continue;
+    if (!u.urlStorageKey || !u.urlStorageKey.startsWith('tus::' + fingerprintPrefix())) continue;
     const name = (u.metadata && u.metadata.filename) || '';
     if (!name || names.has(name) || items.some((it) => it.name === name && !FINAL.has(it.state))) continue;
     names.add(name);
     const forget = el('button', { type: 'button', class: 'forget', text: 'Forget', 'aria-label': `Forget the upload of ${name}` });
     forget.addEventListener('click', async () => {
       for (const v of all) {
-        if (v.metadata && v.metadata.filename === name && v.urlStorageKey.startsWith('tus::' + FINGERPRINT_PREFIX)) {
+        if (v.metadata && v.metadata.filename === name && v.urlStorageKey.startsWith('tus::' + fingerprintPrefix())) {
           await storage().removeUpload(v.urlStorageKey);
           // End it on the server too; it would expire anyway.
           fetch(v.uploadUrl, { method: 'DELETE', headers: { Authorization: authHeader(), 'Tus-Resumable': '1.0.0' } }).catch(() => {});
