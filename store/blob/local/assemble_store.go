@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/perseus-go/perseus/store/blob"
 )
@@ -106,7 +107,14 @@ func (s *Store) DeleteAssembly(_ context.Context, id string) error {
 		return err
 	}
 	s.forget(dir)
-	if err := os.RemoveAll(dir); err != nil {
+	// A part being written meanwhile may add its marker after RemoveAll
+	// listed the directory (ENOTEMPTY): try again; that writer finds the
+	// assembly gone when it commits (partWriter.still).
+	err = os.RemoveAll(dir)
+	for i := 0; i < 10 && errors.Is(err, syscall.ENOTEMPTY); i++ {
+		err = os.RemoveAll(dir)
+	}
+	if err != nil {
 		return fmt.Errorf("local: delete assembly %s: %w", id, err)
 	}
 	prune(s.assemblies, filepath.Dir(dir))
