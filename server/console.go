@@ -1,14 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io/fs"
 	"net/http"
 	"path"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/perseus-go/perseus/web"
 )
@@ -115,30 +115,12 @@ func consoleHeaders(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// serve answers f whole, or 304 to a request that has it already
-// (If-None-Match); HEAD gets the headers alone.
+// serve answers f by http.ServeContent: whole, or 304 to a request that
+// has it already (If-None-Match against its ETag); HEAD gets the headers
+// alone.
 func (f consoleFile) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("ETag", f.etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, f.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
 	h.Set("Content-Type", f.ctype)
-	h.Set("Content-Length", strconv.Itoa(len(f.body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(f.body)
-	}
-}
-
-// etagListed reports whether an If-None-Match header names etag (or is *).
-func etagListed(header, etag string) bool {
-	for _, v := range strings.Split(header, ",") {
-		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
-		if v == "*" || v == etag {
-			return true
-		}
-	}
-	return false
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
