@@ -278,10 +278,7 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	b.th.passed.Add(int64(n))
-	if rate := b.th.rate.Load(); rate > 0 {
-		due := b.start.Add(time.Duration(float64(b.n) / float64(rate) * float64(time.Second)))
-		time.Sleep(time.Until(due))
-	}
+	pace(b.start, b.n, b.th.rate.Load())
 	return n, err
 }
 

@@ -303,11 +303,16 @@ func (b *countingBody) Read(buf []byte) (int, error) {
 	n, err := b.ReadCloser.Read(buf)
 	b.n += int64(n)
 	b.p.patched.Add(int64(n))
-	if rate := b.p.rate.Load(); rate > 0 {
-		due := b.start.Add(time.Duration(float64(b.n) / float64(rate) * float64(time.Second)))
-		time.Sleep(time.Until(due))
-	}
+	pace(b.start, b.n, b.p.rate.Load())
 	return n, err
+}
+
+// pace sleeps until n bytes read since start come no faster than rate bytes
+// a second (no limit when rate is 0): the throttle of the tests' proxies.
+func pace(start time.Time, n, rate int64) {
+	if rate > 0 {
+		time.Sleep(time.Until(start.Add(time.Duration(float64(n) / float64(rate) * float64(time.Second)))))
+	}
 }
 
 // tusHead HEADs the upload at uploadURL and returns its offset and the

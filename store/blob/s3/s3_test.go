@@ -120,16 +120,22 @@ func TestPresignedURLsNeedNoHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("plain PUT: %s: %s", resp.Status, body)
 	}
-	get, err := s.PresignGet(ctx, "p/obj", time.Minute, "")
-	if err != nil {
-		t.Fatal(err)
+	// presignedGet fetches the object by a presigned GET named attachment.
+	presignedGet := func(attachment string) (*http.Response, []byte) {
+		t.Helper()
+		get, err := s.PresignGet(ctx, "p/obj", time.Minute, attachment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Get(get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, body
 	}
-	resp, err = client.Get(get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body = presignedGet("")
 	if resp.StatusCode != http.StatusOK || string(body) != "plain body" {
 		t.Fatalf("presigned GET: %s %q", resp.Status, body)
 	}
@@ -138,16 +144,7 @@ func TestPresignedURLsNeedNoHeaders(t *testing.T) {
 	}
 
 	// Named as an attachment: the store says so, under that name.
-	get, err = s.PresignGet(ctx, "p/obj", time.Minute, "r\u00e9port \"1\".txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err = client.Get(get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body = presignedGet("r\u00e9port \"1\".txt")
 	_, params, perr := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
 	if resp.StatusCode != http.StatusOK || string(body) != "plain body" || perr != nil || params["filename"] != "r\u00e9port \"1\".txt" {
 		t.Fatalf("presigned GET as an attachment: %s %q, Content-Disposition %q", resp.Status, body, resp.Header.Get("Content-Disposition"))
