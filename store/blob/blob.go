@@ -121,12 +121,17 @@ type BatchCommitter interface {
 // (package sha256chain) of the object's bytes before the part, which must
 // start at a multiple of 64 bytes, and SHA256 is the chaining value after
 // it, or the SHA-256 of the whole object when the part is its last.
+//
+// Check is a store's own checksum of a part streamed through the caller
+// (PartStreamer): what its writer computed of the bytes it sent, which
+// CompleteStreamed compares with what the store holds.
 type Part struct {
 	Number int
 	Size   int64
 	SHA256 string
 	From   string
 	ETag   string
+	Check  string
 }
 
 // Upload is an unfinished multipart upload: the key it will create, the
@@ -173,6 +178,44 @@ type Multiparter interface {
 	// ListMultipart calls fn for every unfinished upload whose key starts
 	// with prefix.
 	ListMultipart(ctx context.Context, prefix string, fn func(Upload) error) error
+}
+
+// PartStreamer is implemented by multipart stores whose parts can come
+// through the caller instead of straight from clients (S3: the server
+// relays each part to UploadPart, hashing it on the way), so that the
+// caller sees every byte and no object need be read back to be verified.
+// Such an upload is begun by CreateStreamed (its parts carry no SHA-256
+// for the store to check: the caller checks them) and ended by
+// CompleteStreamed; ListParts, DeleteIf, AbortMultipart and ListMultipart
+// of Multiparter serve it as any other.
+type PartStreamer interface {
+	Multiparter
+	// CreateStreamed starts a multipart upload that will create key, for
+	// parts sent by WritePart, and returns its id.
+	CreateStreamed(ctx context.Context, key string) (uploadID string, err error)
+	// WritePart starts sending part number of upload uploadID (begun by
+	// CreateStreamed) to key: exactly size bytes, streamed as they are
+	// written. The store holds nothing new under that number unless Commit
+	// returns nil: an Abort, a writer that wrote fewer or more bytes, or a
+	// failed Commit leaves the part as it was (the store never sees the
+	// end of the bytes). After Commit returns nil, Part returns the part
+	// as stored: Number, Size, ETag and Check.
+	WritePart(ctx context.Context, key, uploadID string, number int, size int64) (PartWriter, error)
+	// CompleteStreamed makes parts (Number, Size, ETag and Check, as Part
+	// returned them), in number order, the object under key, as
+	// CompleteMultipart does (ErrExists, ErrNotFound alike). It then
+	// compares the object the store made with the parts' checks: intact is
+	// true when they match, false when the store could not confirm them
+	// (the caller must then read the object back to verify it); the object
+	// stays either way.
+	CompleteStreamed(ctx context.Context, key, uploadID string, parts []Part) (etag string, intact bool, err error)
+}
+
+// PartWriter is a part being streamed to a PartStreamer's upload.
+type PartWriter interface {
+	Writer
+	// Part is the part as stored, once Commit has returned nil.
+	Part() Part
 }
 
 // Assembler is implemented by stores that build one object from parts
