@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"AssemblerWhenSupported", testAssembler},
 		{"ChainedPartsWhenAssembler", testChainedParts},
 		{"SizedWhenSupported", testSized},
+		{"StreamedPartsWhenSupported", testStreamed},
 		{"AppenderWhenSupported", testAppender},
 		{"BatchCommitWhenSupported", testBatchCommit},
 		{"Ping", func(t *testing.T, s blob.Store) {

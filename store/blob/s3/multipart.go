@@ -86,10 +86,16 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blob.Par
 // no object is there (If-None-Match: *): S3 answers 412 otherwise, and the
 // upload stays as it was.
 func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []blob.Part) (string, error) {
+	etag, _, err := s.complete(ctx, key, uploadID, parts)
+	return etag, err
+}
+
+// complete is CompleteMultipart, returning S3's answer too.
+func (s *Store) complete(ctx context.Context, key, uploadID string, parts []blob.Part) (string, *s3.CompleteMultipartUploadOutput, error) {
 	done := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		done[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
-		if sum, err := hex.DecodeString(p.SHA256); err == nil && len(sum) == 32 {
+		if sum, err := hex.DecodeString(p.SHA256); err == nil && len(sum) == 32 && p.Check == "" {
 			done[i].ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum))
 		}
 	}
@@ -99,13 +105,13 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	})
 	switch {
 	case isNoSuchUpload(err):
-		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrNotFound)
+		return "", nil, fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrNotFound)
 	case isPreconditionFailed(err):
-		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrExists)
+		return "", nil, fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrExists)
 	case err != nil:
-		return "", wrap("complete multipart upload", key, err)
+		return "", nil, wrap("complete multipart upload", key, err)
 	}
-	return aws.ToString(out.ETag), nil
+	return aws.ToString(out.ETag), out, nil
 }
 
 // DeleteIf removes key only while its ETag is etag (If-Match).

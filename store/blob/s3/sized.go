@@ -2,18 +2,10 @@ package s3blob
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptrace"
-	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,9 +26,6 @@ const maxSized = 5 << 30
 // bytes written, so it is generous; the URL never leaves this process.
 const sizedURLTTL = 24 * time.Hour
 
-// errAborted cuts off the PUT of a sized writer that will not commit.
-var errAborted = errors.New("s3: sized put abandoned")
-
 // MaxSized is the largest object CreateSized takes: 5 GiB, S3's limit on
 // one PutObject.
 func (s *Store) MaxSized() int64 { return maxSized }
@@ -55,217 +44,18 @@ func (s *Store) CreateSized(ctx context.Context, key string, size int64) (blob.W
 	if err != nil {
 		return nil, fmt.Errorf("s3: presign put %s: %w", key, err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	var body io.Reader = pr
-	if size == 0 {
-		body = http.NoBody
-	}
-	req, err := http.NewRequestWithContext(ctx, psr.Method, psr.URL, body)
+	w, err := s.streamPut(ctx, "put "+key, psr.Method, psr.URL, psr.SignedHeader, size)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("s3: put %s: %w", key, err)
+		return nil, err
 	}
-	req.ContentLength = size
-	for k, v := range psr.SignedHeader {
-		if k != "Host" && k != "Content-Length" {
-			req.Header[k] = v
-		}
-	}
-	client := s.client.Options().HTTPClient // the SDK's: its TLS settings, its connections
-	if client == nil {
-		client = http.DefaultClient
-	}
-	w := &sizedWriter{s: s, key: key, size: size, client: client,
-		req: req, pr: pr, pw: pw, cancel: cancel, done: make(chan struct{})}
-	if size > 0 {
-		w.start()
-	}
+	w.key, w.object = key, true
 	return w, nil
-}
-
-// sizedWriter streams one object to a PUT through a pipe. It holds back
-// the last byte until Commit, so that the server cannot store the object
-// before Commit, whatever the writer's caller does in between.
-type sizedWriter struct {
-	s      *Store
-	key    string
-	size   int64
-	client aws.HTTPClient
-	req    *http.Request
-	pr     *io.PipeReader
-	pw     *io.PipeWriter
-	cancel context.CancelFunc
-
-	n       int64  // bytes written, the held-back one included
-	crc     uint64 // CRC64NVME of those bytes
-	last    byte   // the held-back last byte, once n == size
-	err     error  // sticky: too many bytes, or the PUT failed
-	started bool
-	closed  bool
-
-	done   chan struct{} // closed when the PUT has ended; then:
-	putErr error         // why it failed, or nil if the server stored the object
-	etag   string        // the ETag it answered
-}
-
-// start sends the PUT on a goroutine that closes w.done when it has ended.
-func (w *sizedWriter) start() {
-	w.started = true
-	go func() {
-		defer close(w.done)
-		w.putErr = w.put()
-		// Unblock a Write waiting for a request that reads no more.
-		if w.putErr != nil {
-			w.pr.CloseWithError(w.putErr)
-		} else {
-			w.pr.CloseWithError(fmt.Errorf("s3: put %s: the server answered before all bytes were sent", w.key))
-		}
-	}()
-}
-
-// put sends the PUT. Until the server has answered, closing its connection
-// resets it rather than ending it cleanly: a server may take a clean end
-// for the end of the body and store the bytes so far as the object
-// (versitygw up to 1.8.0 does; issue #2414), while a reset fails its read.
-func (w *sizedWriter) put() error {
-	var (
-		mu   sync.Mutex
-		conn net.Conn
-	)
-	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		setLinger(info.Conn, 0)
-		mu.Lock()
-		conn = info.Conn
-		mu.Unlock()
-	}}
-	resp, err := w.client.Do(w.req.WithContext(httptrace.WithClientTrace(w.req.Context(), trace)))
-	if err != nil {
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			err = ue.Err // not the presigned URL, which would let its reader write the object
-		}
-		return fmt.Errorf("s3: put %s: %w", w.key, err)
-	}
-	mu.Lock()
-	setLinger(conn, -1) // answered: the connection may serve other requests
-	mu.Unlock()
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("s3: put %s: %s: %s", w.key, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
-	w.etag = resp.Header.Get("ETag")
-	return nil
-}
-
-// Write streams p to the PUT, refusing all of it if it would take the
-// object past its declared size; after that the writer cannot commit.
-func (w *sizedWriter) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, fmt.Errorf("s3: put %s: %w", w.key, errClosed)
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if int64(len(p)) > w.size-w.n {
-		w.err = fmt.Errorf("s3: put %s: writing %d bytes after %d would pass the declared size of %d",
-			w.key, len(p), w.n, w.size)
-		return 0, w.err
-	}
-	send := p
-	if w.n+int64(len(p)) == w.size && len(p) > 0 {
-		send = p[:len(p)-1]
-	}
-	if len(send) > 0 {
-		n, err := w.pw.Write(send)
-		w.crc = crc64nvme.Update(w.crc, send[:n])
-		w.n += int64(n)
-		if err != nil {
-			<-w.done // the request has stopped reading: its error says why
-			w.err = either(w.putErr, err)
-			return n, w.err
-		}
-	}
-	if len(send) < len(p) {
-		w.last = p[len(p)-1]
-		w.crc = crc64nvme.Update(w.crc, p[len(p)-1:])
-		w.n++
-	}
-	return len(p), nil
-}
-
-// Commit sends the last byte, waits for the server to store the object and
-// checks it. On any failure nothing written by w is left under the key.
-func (w *sizedWriter) Commit(ctx context.Context) error {
-	if w.closed {
-		return fmt.Errorf("s3: put %s: %w", w.key, errClosed)
-	}
-	w.closed = true
-	if w.err == nil && w.n != w.size {
-		w.err = fmt.Errorf("s3: put %s: %d bytes written, not the %d declared", w.key, w.n, w.size)
-	}
-	if w.err != nil {
-		return errors.Join(w.err, w.discard())
-	}
-	if w.size == 0 {
-		w.start()
-	} else if _, err := w.pw.Write([]byte{w.last}); err != nil {
-		<-w.done
-		return errors.Join(either(w.putErr, err), w.discard())
-	} else {
-		w.pw.Close()
-	}
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		return errors.Join(fmt.Errorf("s3: put %s: %w", w.key, ctx.Err()), w.discard())
-	}
-	if w.putErr != nil {
-		w.cancel()
-		return w.putErr
-	}
-	if err := w.check(ctx); err != nil {
-		return errors.Join(err, w.discard())
-	}
-	w.cancel()
-	return nil
-}
-
-// Abort cuts off the PUT and removes the object if the server stored it
-// nevertheless. It is a no-op after Commit or a previous Abort.
-func (w *sizedWriter) Abort() error {
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	return w.discard()
-}
-
-// discard ends the PUT with an error, waits for it, and removes what it
-// stored if it succeeded all the same.
-func (w *sizedWriter) discard() error {
-	w.pw.CloseWithError(errAborted)
-	w.cancel()
-	if !w.started {
-		return nil
-	}
-	<-w.done
-	if w.putErr != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.req.Context()), time.Minute)
-	defer cancel()
-	if w.etag != "" {
-		return w.s.DeleteIf(ctx, w.key, w.etag) // not an object written after it
-	}
-	return w.s.Delete(ctx, w.key)
 }
 
 // check confirms that the object under the key is the one the PUT stored
 // (If-Match its ETag) and holds the bytes written: their size, and their
 // CRC64NVME as the store reports it, or else as read back.
-func (w *sizedWriter) check(ctx context.Context) error {
+func (w *streamWriter) check(ctx context.Context) error {
 	in := &s3.HeadObjectInput{Bucket: &w.s.bucket, Key: w.s.key(w.key), ChecksumMode: types.ChecksumModeEnabled}
 	if w.etag != "" {
 		in.IfMatch = &w.etag
@@ -291,7 +81,7 @@ func (w *sizedWriter) check(ctx context.Context) error {
 // readBack returns the base64 CRC64NVME of the object as stored, reading
 // it all. It is much slower than asking for the stored checksum and serves
 // only stores that keep no CRC64NVME of a plain PutObject.
-func (w *sizedWriter) readBack(ctx context.Context) (string, error) {
+func (w *streamWriter) readBack(ctx context.Context) (string, error) {
 	in := &s3.GetObjectInput{Bucket: &w.s.bucket, Key: w.s.key(w.key)}
 	if w.etag != "" {
 		in.IfMatch = &w.etag
@@ -306,32 +96,4 @@ func (w *sizedWriter) readBack(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("s3: put %s: read back: %w", w.key, err)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
-}
-
-// setLinger sets SO_LINGER on the TCP connection under c (0: Close resets
-// it; -1: Close ends it cleanly). An HTTP/2 connection is left alone: it
-// carries other requests, and a stream is reset by a frame of its own.
-func setLinger(c net.Conn, sec int) {
-	for c != nil {
-		switch x := c.(type) {
-		case interface{ SetLinger(int) error }:
-			x.SetLinger(sec)
-			return
-		case *tls.Conn:
-			if x.ConnectionState().NegotiatedProtocol == "h2" {
-				return
-			}
-			c = x.NetConn()
-		default:
-			return
-		}
-	}
-}
-
-// either returns a if it is not nil, else b.
-func either(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
