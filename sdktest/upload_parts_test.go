@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +15,7 @@ import (
 )
 
 func TestUploadFile_sendsLargeFileInVerifiedParts(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
+	sendsParts := func(t *testing.T, e *env, chained bool) {
 		path, content := writeRandom(t, "big.bin", int(3*e.part+17))
 		pc := &parts{}
 		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
@@ -32,12 +31,17 @@ func TestUploadFile_sendsLargeFileInVerifiedParts(t *testing.T) {
 		if !bytes.Equal(e.stored(f), content) {
 			t.Error("the stored content differs from the file")
 		}
-		// Through the embedded server the parts are chained: the client
-		// hashed the file once, the server checks each part as a piece of
-		// the whole. S3 checks parts on their own.
-		if want := map[bool]int64{true: 4, false: 0}[strings.HasSuffix(t.Name(), "/embedded")]; pc.chained.Load() != want {
+		if want := map[bool]int64{true: 4, false: 0}[chained]; pc.chained.Load() != want {
 			t.Errorf("%d of the part PUTs were chained, want %d", pc.chained.Load(), want)
 		}
+	}
+	// Through the server (the embedded default, and S3 with parts relayed,
+	// its default) the parts are chained: the client hashed the file once,
+	// the server checks each part as a piece of the whole.
+	backends(t, func(t *testing.T, e *env) { sendsParts(t, e, true) })
+	// Straight to S3 (--s3-parts direct), S3 checks parts on their own.
+	t.Run("s3-direct", func(t *testing.T) {
+		sendsParts(t, newEnv(t, openS3(t), func(c *server.Config) { c.DirectParts = true }), false)
 	})
 }
 

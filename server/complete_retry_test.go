@@ -37,17 +37,28 @@ type flakyS3 struct {
 }
 
 // newFlakyS3Env is an s3Env whose blob store is a flakyS3 and whose
-// metadata store can be cut (flakyMeta).
-func newFlakyS3Env(t *testing.T) (*s3Env, *flakyS3, *flakyMeta) {
+// metadata store can be cut (flakyMeta); its parts go straight to the
+// store if direct, else through the server (relayed, the default).
+func newFlakyS3Env(t *testing.T, direct bool) (*s3Env, *flakyS3, *flakyMeta) {
 	var fs *flakyS3
 	var fm *flakyMeta
 	e := newS3Env(t, func(c *Config) {
 		fs = &flakyS3{Store: c.Blobs.(*s3blob.Store), hidden: map[string]bool{}}
 		fm = &flakyMeta{faultyMeta: &faultyMeta{Store: c.Meta}}
 		fm.getsLeft.Store(-1)
-		c.Blobs, c.Meta = fs, fm
+		c.Blobs, c.Meta, c.DirectParts = fs, fm, direct
 	})
 	return e, fs, fm
+}
+
+// directParts sets whether parts go straight to the store.
+func directParts(direct bool) func(*Config) { return func(c *Config) { c.DirectParts = direct } }
+
+// inBothModes runs fn with parts relayed through the server (the default)
+// and with parts sent straight to the store.
+func inBothModes(t *testing.T, fn func(t *testing.T, direct bool)) {
+	t.Run("relayed", func(t *testing.T) { fn(t, false) })
+	t.Run("direct", func(t *testing.T) { fn(t, true) })
 }
 
 // flakyMeta is a faultyMeta that can also fail from the middle of a request on.
@@ -67,6 +78,21 @@ func (f *flakyMeta) Get(ctx context.Context, tenant, id string) (meta.File, erro
 }
 
 func (f *flakyS3) CompleteMultipart(ctx context.Context, key, id string, parts []blob.Part) (string, error) {
+	return f.around(key, id, func() (string, error) { return f.Store.CompleteMultipart(context.Background(), key, id, parts) })
+}
+
+func (f *flakyS3) CompleteStreamed(ctx context.Context, key, id string, parts []blob.Part) (string, bool, error) {
+	var intact bool
+	etag, err := f.around(key, id, func() (string, error) {
+		etag, ok, err := f.Store.CompleteStreamed(context.Background(), key, id, parts)
+		intact = ok
+		return etag, err
+	})
+	return etag, intact, err
+}
+
+// around completes upload id by real, or as f.complete stands for it.
+func (f *flakyS3) around(key, id string, real func() (string, error)) (string, error) {
 	f.mu.Lock()
 	stand, hidden := f.complete, f.hidden[id]
 	f.complete = nil
@@ -74,7 +100,6 @@ func (f *flakyS3) CompleteMultipart(ctx context.Context, key, id string, parts [
 	if hidden {
 		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, blob.ErrNotFound)
 	}
-	real := func() (string, error) { return f.Store.CompleteMultipart(context.Background(), key, id, parts) }
 	if stand == nil {
 		return real()
 	}
@@ -180,13 +205,15 @@ func TestCompleteOnS3IsSafeToRetryWhereverTheStoreFailed(t *testing.T) {
 		cut   func(fs *flakyS3, fm *flakyMeta)
 		mend  func(t *testing.T, fs *flakyS3, fm *flakyMeta, again func() completeAnswer)
 		first int // what the first complete answers
+		// directOnly: the fault is in a step relayed parts do not take
+		directOnly bool
 	}{
 		{"the store down before it completed", func(fs *flakyS3, _ *flakyMeta) {
 			fs.complete = func(func() (string, error), func()) (string, error) { return "", errDown }
-		}, nil, http.StatusServiceUnavailable},
+		}, nil, http.StatusServiceUnavailable, false},
 		{"the store completed and its answer was lost", func(fs *flakyS3, _ *flakyMeta) {
 			fs.complete = lostAnswer
-		}, nil, http.StatusServiceUnavailable},
+		}, nil, http.StatusServiceUnavailable, false},
 		{"the store completed and said NoSuchUpload to a retry of its client", func(fs *flakyS3, _ *flakyMeta) {
 			fs.complete = func(real func() (string, error), _ func()) (string, error) {
 				if _, err := real(); err != nil {
@@ -194,17 +221,17 @@ func TestCompleteOnS3IsSafeToRetryWhereverTheStoreFailed(t *testing.T) {
 				}
 				return "", fmt.Errorf("s3: complete multipart upload: %w", blob.ErrNotFound)
 			}
-		}, nil, http.StatusOK},
+		}, nil, http.StatusOK, false},
 		{"the verification cut mid-read", func(fs *flakyS3, _ *flakyMeta) {
 			fs.readCut.Store(true)
-		}, nil, http.StatusServiceUnavailable},
+		}, nil, http.StatusServiceUnavailable, true}, // relayed parts are verified on their way: nothing is read
 		{"the metadata store down when settling", func(fs *flakyS3, fm *flakyMeta) {
 			fs.complete = func(real func() (string, error), _ func()) (string, error) {
 				etag, err := real()
 				fm.down.Store(true)
 				return etag, err
 			}
-		}, func(_ *testing.T, _ *flakyS3, fm *flakyMeta, _ func() completeAnswer) { fm.down.Store(false) }, http.StatusServiceUnavailable},
+		}, func(_ *testing.T, _ *flakyS3, fm *flakyMeta, _ func() completeAnswer) { fm.down.Store(false) }, http.StatusServiceUnavailable, false},
 		{"the store still at work when asked again", func(fs *flakyS3, _ *flakyMeta) {
 			fs.complete = func(_ func() (string, error), hide func()) (string, error) {
 				hide()
@@ -216,7 +243,7 @@ func TestCompleteOnS3IsSafeToRetryWhereverTheStoreFailed(t *testing.T) {
 			if err := fs.finish(); err != nil {
 				t.Fatal(err)
 			}
-		}, http.StatusServiceUnavailable},
+		}, http.StatusServiceUnavailable, false},
 		{"the store said done before its object was there", func(fs *flakyS3, _ *flakyMeta) {
 			fs.complete = func(_ func() (string, error), hide func()) (string, error) {
 				hide()
@@ -226,32 +253,37 @@ func TestCompleteOnS3IsSafeToRetryWhereverTheStoreFailed(t *testing.T) {
 			if err := fs.finish(); err != nil {
 				t.Fatal(err)
 			}
-		}, http.StatusServiceUnavailable},
+		}, http.StatusServiceUnavailable, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e, fs, fm := newFlakyS3Env(t)
-			m := newMP(t, e.url)
-			content := randomBytes(5<<20 + 9)
-			id := e.pendingFile(content).Rec.ID
-			upload, refs := sendAll(t, m, id, content, 5<<20)
-			tt.cut(fs, fm)
-			got := complete(t, m, id, upload, refs)
-			if tt.first == http.StatusOK {
-				wantAnswer(t, "complete", got, http.StatusOK, "")
-			} else {
-				wantAnswer(t, "complete cut short", got, tt.first, "unavailable")
+	inBothModes(t, func(t *testing.T, direct bool) {
+		for _, tt := range tests {
+			if tt.directOnly && !direct {
+				continue
 			}
-			if tt.mend != nil {
-				tt.mend(t, fs, fm, func() completeAnswer { return complete(t, m, id, upload, refs) })
-			}
-			got = complete(t, m, id, upload, refs)
-			if wantAnswer(t, "complete again", got, http.StatusOK, ""); got.fileStatus != "uploaded" {
-				t.Fatalf("complete again: file %s, want uploaded", got.fileStatus)
-			}
-			e.wantOnlyContent(id, content)
-		})
-	}
+			t.Run(tt.name, func(t *testing.T) {
+				e, fs, fm := newFlakyS3Env(t, direct)
+				m := newMP(t, e.url)
+				content := randomBytes(5<<20 + 9)
+				id := e.pendingFile(content).Rec.ID
+				upload, refs := sendAll(t, m, id, content, 5<<20)
+				tt.cut(fs, fm)
+				got := complete(t, m, id, upload, refs)
+				if tt.first == http.StatusOK {
+					wantAnswer(t, "complete", got, http.StatusOK, "")
+				} else {
+					wantAnswer(t, "complete cut short", got, tt.first, "unavailable")
+				}
+				if tt.mend != nil {
+					tt.mend(t, fs, fm, func() completeAnswer { return complete(t, m, id, upload, refs) })
+				}
+				got = complete(t, m, id, upload, refs)
+				if wantAnswer(t, "complete again", got, http.StatusOK, ""); got.fileStatus != "uploaded" {
+					t.Fatalf("complete again: file %s, want uploaded", got.fileStatus)
+				}
+				e.wantOnlyContent(id, content)
+			})
+		}
+	})
 }
 
 func TestCompleteOnS3OfWrongBytesEndsFailedWhereverTheStoreFailed(t *testing.T) {
@@ -272,34 +304,40 @@ func TestCompleteOnS3OfWrongBytesEndsFailedWhereverTheStoreFailed(t *testing.T) 
 			}
 		}, completeAnswer{status: http.StatusServiceUnavailable, code: "unavailable"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e, fs, fm := newFlakyS3Env(t)
-			m := newMP(t, e.url)
-			id := e.pendingFile(randomBytes(5<<20 + 9)).Rec.ID
-			upload, refs := sendAll(t, m, id, randomBytes(5<<20+9), 5<<20)
-			tt.cut(fs, fm)
-			wantAnswer(t, "complete", complete(t, m, id, upload, refs), tt.first.status, tt.first.code)
-			fm.down.Store(false)
-			// Asked again, it gives the verdict, however many times.
-			for range 2 {
-				wantAnswer(t, "complete again", complete(t, m, id, upload, refs), http.StatusUnprocessableEntity, "hash_mismatch")
-			}
-			if f := e.status(id); f.Status != "failed" {
-				t.Fatalf("file = %+v, want failed", f)
-			}
-			if keys, ups := e.objects(), e.uploads(); len(keys) != 0 || len(ups) != 0 {
-				t.Errorf("left behind: objects %v, uploads %+v", keys, ups)
-			}
-		})
-	}
+	inBothModes(t, func(t *testing.T, direct bool) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e, fs, fm := newFlakyS3Env(t, direct)
+				m := newMP(t, e.url)
+				id := e.pendingFile(randomBytes(5<<20 + 9)).Rec.ID
+				upload, refs := sendAll(t, m, id, randomBytes(5<<20+9), 5<<20)
+				tt.cut(fs, fm)
+				wantAnswer(t, "complete", complete(t, m, id, upload, refs), tt.first.status, tt.first.code)
+				fm.down.Store(false)
+				// Asked again, it gives the verdict, however many times.
+				for range 2 {
+					wantAnswer(t, "complete again", complete(t, m, id, upload, refs), http.StatusUnprocessableEntity, "hash_mismatch")
+				}
+				if f := e.status(id); f.Status != "failed" {
+					t.Fatalf("file = %+v, want failed", f)
+				}
+				if keys, ups := e.objects(), e.uploads(); len(keys) != 0 || len(ups) != 0 {
+					t.Errorf("left behind: objects %v, uploads %+v", keys, ups)
+				}
+			})
+		}
+	})
 }
 
 // TestCompleteOnS3AnswersUnavailableWhenItCannotTellWhatBecameOfTheUpload:
 // the upload is gone and the metadata store cannot say what became of the
 // file: 503, to ask again, not 404.
 func TestCompleteOnS3AnswersUnavailableWhenItCannotTellWhatBecameOfTheUpload(t *testing.T) {
-	e, fs, fm := newFlakyS3Env(t)
+	inBothModes(t, testUnavailableWhenItCannotTell)
+}
+
+func testUnavailableWhenItCannotTell(t *testing.T, direct bool) {
+	e, fs, fm := newFlakyS3Env(t, direct)
 	m := newMP(t, e.url)
 	content := randomBytes(5<<20 + 9)
 	id := e.pendingFile(content).Rec.ID

@@ -62,6 +62,10 @@ type Config struct {
 	// and uploaded files, and the sizes of its uploaded ones; what does not
 	// fit is refused (413 or 507) before its bytes are sent. 0: no bound.
 	QuotaFiles, QuotaBytes int64
+	// DirectParts has an S3 store take multipart uploads' parts straight
+	// from clients at presigned URLs, each file read back to verify it;
+	// by default the parts come through the server (ingest.Config).
+	DirectParts bool
 	// VerifyInterval is how often direct uploads are looked for. Default
 	// 200ms, or 1m with S3EventsToken.
 	VerifyInterval time.Duration

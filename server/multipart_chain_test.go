@@ -104,10 +104,12 @@ func TestBrokenChainFailsTheFile(t *testing.T) {
 	}
 }
 
-// TestChainedPartsOnlyWhereTheStoreChecksThem: S3 checks each part on its
-// own, so the server neither offers chained parts there nor takes them.
+// TestChainedPartsOnlyWhereTheStoreChecksThem: parts sent straight to S3
+// (--s3-parts direct) are checked by S3 each on its own, so the server
+// neither offers chained parts there nor takes them. (Relayed, the
+// default, they are: TestMultipartOnS3RelayedIsVerifiedOnItsWay.)
 func TestChainedPartsOnlyWhereTheStoreChecksThem(t *testing.T) {
-	e := newS3Env(t)
+	e := newS3Env(t, func(c *Config) { c.DirectParts = true })
 	m := newMP(t, e.url)
 	var l Limits
 	m.do("GET", "/api/v0/limits", nil, &l)

@@ -19,7 +19,7 @@ import (
 // another replica behind the same load balancer would be, and returns its URL.
 func (e *s3Env) replica() string {
 	e.t.Helper()
-	srv, err := New(Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: testSigningKey,
+	srv, err := New(Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: testSigningKey, DirectParts: e.srv.cfg.DirectParts,
 		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		e.t.Fatal(err)
@@ -62,7 +62,11 @@ func (e *s3Env) wantOnlyContent(id string, content []byte) {
 }
 
 func TestMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied(t *testing.T) {
-	e := newS3Env(t)
+	inBothModes(t, testMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied)
+}
+
+func testMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied(t *testing.T, direct bool) {
+	e := newS3Env(t, directParts(direct))
 	m := newMP(t, e.url)
 	content := randomBytes(5<<20 + 9)
 	c := e.pendingFile(content)
@@ -93,7 +97,11 @@ func TestMultipartOnS3SettlesAnUploadCompletedWhoseVerifierDied(t *testing.T) {
 }
 
 func TestMultipartOnS3ReplacesWrongBytesLeftAtTheContentKey(t *testing.T) {
-	e := newS3Env(t)
+	inBothModes(t, testMultipartOnS3ReplacesWrongBytesLeftAtTheContentKey)
+}
+
+func testMultipartOnS3ReplacesWrongBytesLeftAtTheContentKey(t *testing.T, direct bool) {
+	e := newS3Env(t, directParts(direct))
 	m := newMP(t, e.url)
 	content := randomBytes(5<<20 + 9)
 	c := e.pendingFile(content)
@@ -115,7 +123,11 @@ func TestMultipartOnS3ReplacesWrongBytesLeftAtTheContentKey(t *testing.T) {
 // bytes and one with others: whatever the order, the file ends uploaded
 // with the right bytes, and nothing else is left.
 func TestMultipartOnS3ConcurrentCompletesOnTwoReplicas(t *testing.T) {
-	e := newS3Env(t)
+	inBothModes(t, testMultipartOnS3ConcurrentCompletesOnTwoReplicas)
+}
+
+func testMultipartOnS3ConcurrentCompletesOnTwoReplicas(t *testing.T, direct bool) {
+	e := newS3Env(t, directParts(direct))
 	m1, m2 := newMP(t, e.url), newMP(t, e.replica())
 	for round := range 3 {
 		content := randomBytes(5<<20 + 100)
@@ -147,7 +159,11 @@ func TestMultipartOnS3ConcurrentCompletesOnTwoReplicas(t *testing.T) {
 // A delete while the upload is being completed leaves neither a record
 // without content nor content without a record.
 func TestMultipartOnS3DeleteDuringCompleteLeavesNothing(t *testing.T) {
-	e := newS3Env(t)
+	inBothModes(t, testMultipartOnS3DeleteDuringCompleteLeavesNothing)
+}
+
+func testMultipartOnS3DeleteDuringCompleteLeavesNothing(t *testing.T, direct bool) {
+	e := newS3Env(t, directParts(direct))
 	m := newMP(t, e.url)
 	for round := range 4 {
 		content := randomBytes(5<<20 + 100)

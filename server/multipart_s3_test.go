@@ -79,8 +79,10 @@ func (e *s3Env) uploads() []blob.Upload {
 	return ups
 }
 
+// TestMultipartOnS3ResumesAndCompletesVerified: parts sent straight to S3
+// (--s3-parts direct) at presigned URLs S3 checks them against.
 func TestMultipartOnS3ResumesAndCompletesVerified(t *testing.T) {
-	e := newS3Env(t)
+	e := newS3Env(t, func(c *Config) { c.DirectParts = true })
 	m := newMP(t, e.url)
 	const partSize = 5 << 20
 	content := randomBytes(2*partSize + 7)
@@ -147,7 +149,11 @@ func TestMultipartOnS3ResumesAndCompletesVerified(t *testing.T) {
 }
 
 func TestMultipartOnS3MismatchFailsAndKeepsNothing(t *testing.T) {
-	e := newS3Env(t)
+	inBothModes(t, testMultipartOnS3MismatchFailsAndKeepsNothing)
+}
+
+func testMultipartOnS3MismatchFailsAndKeepsNothing(t *testing.T, direct bool) {
+	e := newS3Env(t, directParts(direct))
 	m := newMP(t, e.url)
 	sent := randomBytes(5<<20 + 1)
 	parts, refs := split(sent, 5<<20)

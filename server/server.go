@@ -57,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 		MaxFileSize: c.MaxFileSize, MinPartSize: c.MinPartSize, MaxPartSize: c.MaxPartSize, MaxParts: c.MaxParts,
 		VerifyInterval: c.VerifyInterval, PendingTTL: c.PendingTTL, SweepInterval: c.SweepInterval,
 		OrphanGrace: c.OrphanGrace, Logger: s.cfg.Logger, BlobFailed: s.obs.BlobError,
-		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes, Notified: c.S3EventsToken != "",
+		QuotaFiles: c.QuotaFiles, QuotaBytes: c.QuotaBytes, Notified: c.S3EventsToken != "", DirectParts: c.DirectParts,
 		EventRetention: c.EventRetention,
 	})
 	if err != nil {

@@ -25,6 +25,7 @@ type serveFlags struct {
 	ttl, verify, pendingTTL, sweep   time.Duration
 	verifySet                        bool   // --verify-interval given
 	s3EventsToken                    string // --s3-events-token
+	s3Parts                          string // --s3-parts
 	eventRetention                   time.Duration
 	maxSize                          int64
 	logFormat, pprofAddr             string
@@ -42,7 +43,7 @@ func newServeCmd() *cobra.Command {
 		"log-format": "PERSEUS_LOG_FORMAT", "pprof": "PERSEUS_PPROF",
 		"pending-ttl": "PERSEUS_PENDING_TTL", "sweep-interval": "PERSEUS_SWEEP_INTERVAL", "event-retention": "PERSEUS_EVENT_RETENTION",
 		"signing-key": "PERSEUS_SIGNING_KEY", "signing-key-file": "PERSEUS_SIGNING_KEY_FILE",
-		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN", "console": "PERSEUS_CONSOLE"}
+		"s3-events-token": "PERSEUS_S3_EVENTS_TOKEN", "console": "PERSEUS_CONSOLE", "s3-parts": "PERSEUS_S3_PARTS"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Perseus file server",
@@ -90,6 +91,7 @@ Every flag has an environment equivalent, shown in [brackets].`,
 	sizeVar(fl, &f.maxSize, "max-file-size", 5<<40, "largest file accepted: `SIZE` in bytes, or with a unit such as 500MB or 5GiB [PERSEUS_MAX_FILE_SIZE]")
 	fl.DurationVar(&f.verify, "verify-interval", 0, "how often direct (S3) uploads are looked for and verified (default 200ms; 1m with --s3-events-token, on one replica at a time) [PERSEUS_VERIFY_INTERVAL]")
 	fl.StringVar(&f.s3EventsToken, "s3-events-token", "", "take the S3 bucket's event notifications at POST /api/v0/s3/events?token=`TOKEN` (16 bytes or more), verifying each direct upload as it arrives; the listing becomes a slow safety net [PERSEUS_S3_EVENTS_TOKEN]")
+	fl.StringVar(&f.s3Parts, "s3-parts", "relay", "how the parts of multipart uploads reach an S3 store: `relay` (through this server, which checks each on its way: no read-back to verify the file) or direct (to presigned S3 URLs; the server reads each file back to verify it) [PERSEUS_S3_PARTS]")
 	fl.DurationVar(&f.pendingTTL, "pending-ttl", 24*time.Hour, "delete pending records (and their partial uploads) untouched this long [PERSEUS_PENDING_TTL]")
 	fl.DurationVar(&f.sweep, "sweep-interval", 10*time.Minute, "how often abandoned records and orphaned content are swept [PERSEUS_SWEEP_INTERVAL]")
 	fl.DurationVar(&f.eventRetention, "event-retention", 7*24*time.Hour, "how long each tenant's events are kept for GET /api/v0/events (how long a client may be away and resume without missing one) [PERSEUS_EVENT_RETENTION]")
@@ -173,7 +175,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) (err error)
 		return err
 	}
 	cfg := server.Config{Meta: metaStore, Blobs: blobs, SigningKeys: signingKeys, PublicURL: f.publicURL,
-		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, S3EventsToken: f.s3EventsToken,
+		UploadURLTTL: f.ttl, MaxFileSize: f.maxSize, VerifyInterval: f.verify, S3EventsToken: f.s3EventsToken, DirectParts: f.s3Parts == "direct",
 		PendingTTL: f.pendingTTL, SweepInterval: f.sweep, EventRetention: f.eventRetention, Logger: logger,
 		CORSOrigins: f.ops.corsOrigins, NoConsole: !f.console, PrivateMetrics: ops.metrics != nil, Version: perseus.Version,
 		RateLimit: f.limits.rate, RateBurst: f.limits.burst, QuotaFiles: f.limits.quotaFiles, QuotaBytes: int64(f.limits.quotaBytes)}

@@ -37,6 +37,9 @@ func (f serveFlags) check() error {
 	if t := f.s3EventsToken; t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
 		return bad("--s3-events-token: give a secret of 16 bytes or more without whitespace, e.g. from openssl rand -hex 32")
 	}
+	if f.s3Parts != "relay" && f.s3Parts != "direct" {
+		return bad("--s3-parts %q: give relay (parts through this server, checked on their way) or direct (parts to presigned S3 URLs, files read back)", f.s3Parts)
+	}
 	for _, k := range f.apiKeyList {
 		if k == "" || strings.ContainsAny(k, " \t\r\n") {
 			return bad("--api-key %q: a key must be non-empty and contain no whitespace", k)

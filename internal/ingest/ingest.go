@@ -22,6 +22,12 @@ type Config struct {
 	// does). If it implements blob.Presigner, clients upload straight to it
 	// and the core verifies what arrives (Run).
 	Blobs blob.Store
+	// DirectParts has a store that can take multipart uploads' parts both
+	// ways (blob.PartStreamer) take them straight from clients, at
+	// presigned URLs, and read each object back to verify it; by default
+	// the parts come through the server, which relays them to the store
+	// and checks them on the way (multipart_relayed.go).
+	DirectParts bool
 	// Signer binds multipart upload ids to their record. Required.
 	Signer sign.Signer
 	// MaxFileSize is the largest content accepted, in bytes. Default 5 TiB.
@@ -151,6 +157,11 @@ func New(cfg Config) (*Core, error) {
 	c.batch, _ = cfg.Blobs.(blob.BatchCommitter)
 	c.events, _ = eventLogOf(cfg.Meta)
 	switch b := cfg.Blobs.(type) {
+	case blob.PartStreamer:
+		c.parts = directParts{c, b}
+		if !cfg.DirectParts {
+			c.parts = relayedParts{directParts{c, b}, b}
+		}
 	case blob.Multiparter:
 		c.parts = directParts{c, b}
 	case blob.Assembler:

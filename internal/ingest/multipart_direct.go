@@ -94,8 +94,14 @@ func (d directParts) session(ctx context.Context, rec meta.File, tok uploadToken
 }
 
 func (d directParts) start(ctx context.Context, rec meta.File, plan uploadToken) (session, error) {
+	return d.startWith(ctx, rec, plan, d.m.CreateMultipart)
+}
+
+// startWith begins an upload at rec's content key with create, and makes
+// its marker.
+func (d directParts) startWith(ctx context.Context, rec meta.File, plan uploadToken, create func(context.Context, string) (string, error)) (session, error) {
 	key := keys.Content(rec)
-	id, err := d.m.CreateMultipart(ctx, key)
+	id, err := create(ctx, key)
 	if err != nil {
 		return session{}, err
 	}
@@ -158,6 +164,17 @@ func (d directParts) partURL(ctx context.Context, _ meta.File, sess session, p b
 // nothing yet, and answers ErrUnavailable (uploadGone). The marker stays
 // until the file has its verdict (CompleteMultipart).
 func (d directParts) complete(ctx context.Context, rec meta.File, sess session, parts []blob.Part) (meta.File, error) {
+	return d.completeWith(ctx, rec, sess,
+		func(ctx context.Context) (string, error) {
+			return d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
+		},
+		d.c.verifyContent)
+}
+
+// completeWith is complete with the store's complete (finish) and the
+// verification of the object it made (verify) given.
+func (d directParts) completeWith(ctx context.Context, rec meta.File, sess session,
+	finish func(context.Context) (string, error), verify func(context.Context, meta.File, string) (meta.File, error)) (meta.File, error) {
 	c := d.c
 	// The record as it is now, not as the request found it: a file settled
 	// or deleted meanwhile is not given content, whether or not the store
@@ -177,13 +194,13 @@ func (d directParts) complete(ctx context.Context, rec meta.File, sess session, 
 	if err := putObject(ctx, c.blobs, keys.Multipart(rec.Tenant, rec.ID, sess.tok.String()), markCompleting); err != nil {
 		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, later)
 	}
-	etag, err := d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
+	etag, err := finish(ctx)
 	if errors.Is(err, blob.ErrExists) {
 		if f, err, settled := c.clearLeftover(ctx, rec); settled || err != nil {
 			return f, err
 		}
 		// That one was wrong and is gone: this one may go there now.
-		etag, err = d.m.CompleteMultipart(ctx, sess.key, sess.storeID, parts)
+		etag, err = finish(ctx)
 	}
 	switch {
 	case errors.Is(err, blob.ErrNotFound): // completed by an attempt whose answer was lost, or aborted
@@ -191,7 +208,7 @@ func (d directParts) complete(ctx context.Context, rec meta.File, sess session, 
 	case err != nil:
 		return rec, c.unavailable(ctx, "complete_multipart", rec.ID, err, later)
 	}
-	return c.verifyContent(ctx, rec, etag)
+	return verify(ctx, rec, etag)
 }
 
 func (d directParts) abort(ctx context.Context, rec meta.File, sess session) error {

@@ -34,6 +34,15 @@ func (c *Core) verifyContent(ctx context.Context, rec meta.File, etag string) (m
 	if err != nil {
 		return rec, c.unavailable(ctx, "read", rec.ID, err, "could not read the content back to verify it: a storage backend is unavailable; complete again later")
 	}
+	return c.settleContent(ctx, rec, etag, sum, n)
+}
+
+// settleContent settles rec from the object at its content key (with ETag
+// etag), whose bytes are known to be n hashing to sum: uploaded if that is
+// the sourceHash; otherwise failed, and the object removed if it is still
+// that one.
+func (c *Core) settleContent(ctx context.Context, rec meta.File, etag, sum string, n int64) (meta.File, error) {
+	key := keys.Content(rec)
 	return c.settle(ctx, rec, verdict{sum: sum, size: n, want: -1, what: "bytes of the parts", recordFirst: true,
 		discard: func(ctx context.Context) error { return c.deleteIf(ctx, key, etag) }})
 }

@@ -15,9 +15,12 @@ import (
 // uploadToken is a multipart uploadId as clients see it:
 // "<size>-<partSize>-<kid>.<salt><mac>", or "<size>-<partSize>-<salt><mac>"
 // when the signing key has no id (a lone server's); an open upload's
-// (OpenMultipart: begun before its file has a record) starts with "o".
+// (OpenMultipart: begun before its file has a record) starts with "o",
+// and one whose parts come through the server to a store that could take
+// them straight (relayedParts) has an "r" before its size.
 type uploadToken struct {
 	open           bool // begun before its file had a record (multipart_open.go)
+	relay          bool // its parts come through the server (multipart_relayed.go)
 	size, partSize int64
 	kid            string // the id of the signing key, if it has one
 	salt           string // 16 hex: random, or derived from the store's upload id (S3)
@@ -34,11 +37,14 @@ func (t uploadToken) String() string {
 	if t.kid != "" {
 		kid = t.kid + "."
 	}
-	open := ""
+	flags := ""
 	if t.open {
-		open = "o"
+		flags = "o"
 	}
-	return fmt.Sprintf("%s%d-%d-%s%s%s", open, t.size, t.partSize, kid, t.salt, t.mac)
+	if t.relay {
+		flags += "r"
+	}
+	return fmt.Sprintf("%s%d-%d-%s%s%s", flags, t.size, t.partSize, kid, t.salt, t.mac)
 }
 
 // The MAC's domains: an open upload's is its own, so that no uploadId of
@@ -56,22 +62,27 @@ func (t uploadToken) domain() string {
 	return tokenDomain
 }
 
-// tokenFields are what an upload's MAC binds: its plan and salt, to one
-// record of one tenant.
-func tokenFields(tenant, id string, size, partSize int64, salt string) []string {
-	return []string{tenant, id, strconv.FormatInt(size, 10), strconv.FormatInt(partSize, 10), salt}
+// fields are what an upload's MAC binds: its plan, its salt and whether
+// its parts come through the server, to one record of one tenant. (A
+// token of before the relay flag binds the same fields without it.)
+func (t uploadToken) fields(tenant, id string) []string {
+	f := []string{tenant, id, strconv.FormatInt(t.size, 10), strconv.FormatInt(t.partSize, 10), t.salt}
+	if t.relay {
+		f = append(f, "relayed")
+	}
+	return f
 }
 
 // newToken makes the uploadId of an upload of rec with plan's size, part
 // size and openness; its salt is plan's, or random when that is empty.
 func (c *Core) newToken(rec meta.File, plan uploadToken) uploadToken {
-	t := uploadToken{open: plan.open, size: plan.size, partSize: plan.partSize, kid: c.cfg.Signer.SigningID(), salt: plan.salt}
+	t := uploadToken{open: plan.open, relay: plan.relay, size: plan.size, partSize: plan.partSize, kid: c.cfg.Signer.SigningID(), salt: plan.salt}
 	if t.salt == "" {
 		var b [saltLen / 2]byte
 		rand.Read(b[:])
 		t.salt = hex.EncodeToString(b[:])
 	}
-	m := c.cfg.Signer.MAC(t.domain(), tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...)
+	m := c.cfg.Signer.MAC(t.domain(), t.fields(rec.Tenant, rec.ID)...)
 	t.mac = hex.EncodeToString(m[:macLen/2])
 	return t
 }
@@ -83,6 +94,7 @@ func (c *Core) newToken(rec meta.File, plan uploadToken) uploadToken {
 func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) {
 	var rest0 string
 	rest0, t.open = strings.CutPrefix(str, "o")
+	rest0, t.relay = strings.CutPrefix(rest0, "r")
 	f := strings.Split(rest0, "-")
 	if len(f) != 3 {
 		return t, ErrUploadNotFound
@@ -105,7 +117,7 @@ func (c *Core) parseToken(rec meta.File, str string) (t uploadToken, err error) 
 	if t.String() != str {
 		return t, ErrUploadNotFound
 	}
-	switch err := c.cfg.Signer.VerifyPrefix(t.kid, mac[saltLen/2:], t.domain(), tokenFields(rec.Tenant, rec.ID, t.size, t.partSize, t.salt)...); {
+	switch err := c.cfg.Signer.VerifyPrefix(t.kid, mac[saltLen/2:], t.domain(), t.fields(rec.Tenant, rec.ID)...); {
 	case errors.Is(err, sign.ErrUnknownKey):
 		return t, err
 	case err != nil:

@@ -19,6 +19,9 @@ import (
 //	staging/<tenant>/<id>/<nonce>          a direct (presigned) upload, not yet verified
 //	multipart/<tenant>/<id>/<uploadId>     empty: a direct multipart upload (S3) at the content
 //	                                       key, named by the uploadId clients see
+//	multipart/<tenant>/<id>/<uploadId>.parts/<n>.<etag>.<from>.<to>.<check>
+//	                                       empty: what the server checked of part n, which
+//	                                       it relayed to that upload (S3)
 //	parts/<tenant>/<id>/<uploadId>         a multipart upload through the server: the id of an
 //	                                       assembly (blob.Assembler)
 //	tus/<tenant>/<id>                      a resumable (tus) upload of the file id to be: the id
@@ -57,6 +60,13 @@ func MultipartDir(tenant, id string) string { return MultipartPrefix + tenant + 
 
 // Multipart is the marker of one direct multipart upload.
 func Multipart(tenant, id, upload string) string { return MultipartDir(tenant, id) + upload }
+
+// PartRecords holds what the server verified of each part it relayed to
+// a multipart upload of the store (one empty object per part, its facts in
+// its name), beside that upload's marker and not under it (a key cannot be
+// both an object and a folder on a file system): removed and aged out with
+// the record's markers, and never taken for one.
+func PartRecords(tenant, id, upload string) string { return Multipart(tenant, id, upload) + ".parts/" }
 
 // ResumablePrefix is where the appendables of resumable (tus) uploads are
 // named: ids of blob.Appender, outside the object namespace.
