@@ -63,7 +63,7 @@ func main() {
 	roundsFlag := flag.Int("rounds", 0, "`N` rounds of rows 1, 2, 3, 5, 8 and 10 (default 5, with --smoke 1; a table of record needs at least 5)")
 	workFlag := flag.String("work", "", "scratch `DIR` (default: a new temporary directory, removed at the end)")
 	binFlag := flag.String("perseus", "", "perseus `BINARY` to drive (default: go build ./cmd/perseus)")
-	profFlag := flag.String("profile", "", "write CPU profiles of the servers of rows 1, 5 and 6 (their last round) into `DIR`")
+	profFlag := flag.String("profile", "", "write CPU profiles of the servers of rows 1, 2, 5 and 6 (their last round) into `DIR`")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -53,15 +53,16 @@ func rowS3(ctx context.Context, e *env, t *table) error {
 	if e.postgres != "" {
 		db = "PostgreSQL"
 	}
-	upload := func(flags ...string) *variant {
-		v := &variant{name: strings.Join(append([]string{"perseus file upload"}, flags...), " ") + " (S3)"}
-		v.run = func(ctx context.Context, _ bool) (time.Duration, error) {
+	upload := func(serveFlags []string, flags ...string) *variant {
+		v := &variant{name: strings.Join(append([]string{"perseus file upload"}, flags...), " ") + " (S3" + strings.Join(append([]string{""}, serveFlags...), " ") + ")"}
+		prof := "row2-server" + strings.ReplaceAll(strings.Join(append(flags, serveFlags...), ""), "--", "-")
+		v.run = func(ctx context.Context, last bool) (time.Duration, error) {
 			store, err := openS3(ctx, e.s3, "bench-"+randomHex(6))
 			if err != nil {
 				return 0, err
 			}
 			defer store.clear()
-			serve := []string{"--blobs", store.url}
+			serve := append([]string{"--blobs", store.url}, serveFlags...)
 			if e.postgres != "" {
 				pg, drop, err := pgSchema(ctx, e.postgres)
 				if err != nil {
@@ -71,14 +72,16 @@ func rowS3(ctx context.Context, e *env, t *table) error {
 				serve = append(serve, "--db", pg)
 			}
 			return e.timeCLI(ctx, cliRun{serve: serve, inputs: []string{path},
-				args:  append([]string{"file", "upload", path, "--wait"}, flags...),
-				after: func(s *server) error { return checkUploaded(ctx, s, want) },
+				args:    append([]string{"file", "upload", path, "--wait"}, flags...),
+				after:   func(s *server) error { return checkUploaded(ctx, s, want) },
+				profile: profileIf(last, prof), expect: v.times.lastOr(8*time.Second) + time.Second,
 			})
 		}
 		return v
 	}
-	def, stream, hashFirst := upload(), upload("--stream"), upload("--hash-first")
-	if err := e.runRounds(ctx, 2, put, def, stream, hashFirst); err != nil {
+	def, stream, hashFirst := upload(nil), upload(nil, "--stream"), upload(nil, "--hash-first")
+	direct := upload([]string{"--s3-parts", "direct"})
+	if err := e.runRounds(ctx, 2, put, def, stream, hashFirst, direct); err != nil {
 		return err
 	}
 	readT, copyT, err := serverSteps(ctx, base, path, e.big)
@@ -91,12 +94,13 @@ func rowS3(ctx context.Context, e *env, t *table) error {
 		what, target string
 		note         string
 	}{
-		{def, "CLI default", "≤ 1.3×", "the default: in one pass, an open upload whose parts of 16 MiB go straight to an S3 multipart upload (presigned part URLs, each held by S3 to its own SHA-256) as the CLI hashes them; completing it, versitygw copies the parts into one object and the server reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): read once and hashed twice by the client (whole and per part), hashed once more by the server"},
+		{def, "CLI default", "≤ 1.3×", "the default: in one pass, an open upload whose parts of 16 MiB, chained, go through the server (--s3-parts relay, its default), which hashes each on its way to an S3 multipart upload at the content key; completing it, versitygw copies the parts into one object, whose CRC64NVME the server compares with the parts' it relayed: the file read once, hashed once by the client and once by the server, no read-back"},
+		{direct, "CLI default, server --s3-parts direct", "report", "the default client against `perseus serve --s3-parts direct`: parts of 16 MiB straight to an S3 multipart upload (presigned part URLs, each held by S3 to its own SHA-256) as the CLI hashes them; completing it, versitygw copies the parts into one object and the server reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): read once and hashed twice by the client (whole and per part), hashed once more by the server after the upload"},
 		{stream, "CLI --stream", "≤ 1.3×", "--stream: the CLI sends the file to POST /api/v0/file/stream before hashing it; the server hashes it on its way " +
 			"to one PutObject, then checks the object's CRC64NVME (HeadObject) against what it sent: the file read once, hashed once"},
-		{hashFirst, "CLI --hash-first", "report", "--hash-first: the CLI hashes the whole file, then sends it in parts of 16 MiB straight to an " +
-			"S3 multipart upload (presigned part URLs); completing it, versitygw copies the parts into one object and the server " +
-			"reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): hashed twice, read twice"},
+		{hashFirst, "CLI --hash-first", "report", "--hash-first: the CLI hashes the whole file, then sends it in parts of 16 MiB, chained, " +
+			"through the server to an S3 multipart upload, each hashed on its way; completing it, versitygw copies the parts into one " +
+			"object: read twice, hashed once by the client first and once by the server"},
 	} {
 		r, rs := u.v.times.over(put.times)
 		met := "-"
