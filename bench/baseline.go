@@ -62,8 +62,8 @@ func goSHA256(path string) (string, error) {
 }
 
 // durableCopy copies src into a new file in dir the way a careful store
-// writes: through a 1 MiB user-space buffer (as bytes arriving from a
-// socket must be), fsync, rename, fsync the directory.
+// writes: through a user-space buffer (as bytes arriving from a socket
+// must be) of copyBuf, fsync, rename, fsync the directory.
 func durableCopy(src, dir string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -77,7 +77,7 @@ func durableCopy(src, dir string) error {
 	defer os.Remove(out.Name())
 	// The wrappers hide ReadFrom/WriteTo, so that the kernel's
 	// copy_file_range cannot short-cut the copy.
-	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, copyBuf)); err != nil {
 		out.Close()
 		return err
 	}
@@ -98,6 +98,15 @@ func durableCopy(src, dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// copyBuf is the write size of the baseline's copy: the fastest on this
+// machine. On its VM, writes of 1 MiB into a new file cost far more
+// kernel time than writes of 256 KiB (large page-cache folios the
+// hypervisor must fault in; BENCHMARKS.md, section 14): beside a hash,
+// 1 GiB durably copied took 1.29–1.32 s in 1 MiB writes, 0.84–0.86 s in
+// 256 KiB ones, 0.85–0.87 s in 128 KiB and 0.87–0.90 s in 64 KiB (three
+// rounds alternated). The local store writes 256 KiB at a time too.
+const copyBuf = 256 << 10
 
 // hashBesideCopy times Go's SHA-256 of path on one goroutine beside a
 // durable copy of it into a fresh directory under work on another: the
