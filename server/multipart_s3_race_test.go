@@ -16,11 +16,16 @@ import (
 )
 
 // replica starts a second server over the env's metadata and bucket, as
-// another replica behind the same load balancer would be, and returns its URL.
-func (e *s3Env) replica() string {
+// another replica behind the same load balancer would be, and returns its
+// URL; tweak may set it otherwise than the first.
+func (e *s3Env) replica(tweak ...func(*Config)) string {
 	e.t.Helper()
-	srv, err := New(Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: testSigningKey, DirectParts: e.srv.cfg.DirectParts,
-		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Meta: e.srv.cfg.Meta, Blobs: e.store, SigningKey: testSigningKey, DirectParts: e.srv.cfg.DirectParts,
+		StaticKeys: map[string]string{keyA: tenantA}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

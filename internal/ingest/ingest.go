@@ -158,10 +158,7 @@ func New(cfg Config) (*Core, error) {
 	c.events, _ = eventLogOf(cfg.Meta)
 	switch b := cfg.Blobs.(type) {
 	case blob.PartStreamer:
-		c.parts = directParts{c, b}
-		if !cfg.DirectParts {
-			c.parts = relayedParts{directParts{c, b}, b}
-		}
+		c.parts = relayedParts{directParts: directParts{c, b}, s: b, direct: cfg.DirectParts}
 	case blob.Multiparter:
 		c.parts = directParts{c, b}
 	case blob.Assembler:

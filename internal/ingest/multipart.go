@@ -5,7 +5,8 @@ package ingest
 // For one file record, a client starts an upload with a plan (its size and
 // part size), asks where to send parts (PartTargets), sends them, and
 // completes the upload. The uploadId clients see is
-// "<size>-<partSize>-<salt><mac>": the plan travels with it, so no table
+// "[o][r]<size>-<partSize>-<salt><mac>" (o: open, r: relayed; token.go):
+// the plan travels with it, so no table
 // holds upload state; the store does. The mac is an HMAC under the signing
 // key over tenant, file id, size, partSize and salt (token.go), so that no
 // client can name an upload the core did not start, and every uploadId is
@@ -20,8 +21,10 @@ package ingest
 //
 // How the parts are kept depends on the store, and is chosen once, in New
 // (parter): in the store itself, as an S3 multipart upload at the record's
-// content key (directParts), or sent through the server into an assembly
-// written in place (assembledParts, the local store).
+// content key, its parts sent straight to S3 (directParts) or relayed
+// through the server (relayedParts, the default on S3), or sent through
+// the server into an assembly written in place (assembledParts, the local
+// store).
 //
 // Unfinished uploads are removed when their file is deleted, when another
 // upload of the file completes, and by SweepMultipart once stale.
@@ -92,7 +95,11 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	var sess *session
 	for i := range sessions {
 		s := &sessions[i]
-		if s.foreign == nil && s.tok.size == size && s.tok.partSize == partSize && (sess == nil || s.started.After(sess.started)) {
+		// Only an upload whose parts go the way new ones do is resumed: one
+		// begun before a change of --s3-parts is left to finish as it began
+		// (its client has its part URLs) or to the sweeper.
+		if s.foreign == nil && s.tok.size == size && s.tok.partSize == partSize && c.parts.chainedFor(s.tok) == c.parts.chained() &&
+			(sess == nil || s.started.After(sess.started)) {
 			sess = s
 		}
 	}
@@ -131,7 +138,8 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 	}
 	var newest *session
 	for i := range sessions {
-		if s := &sessions[i]; s.foreign == nil && (s.tok.open || !open) && (newest == nil || s.started.After(newest.started)) {
+		if s := &sessions[i]; s.foreign == nil && (s.tok.open || !open) && c.parts.chainedFor(s.tok) == c.parts.chained() &&
+			(newest == nil || s.started.After(newest.started)) {
 			newest = s
 		}
 	}
@@ -263,7 +271,9 @@ func (c *Core) checkRefs(refs []PartRef, tok uploadToken) ([]PartRef, error) {
 		}
 		from, ok := CheckHash(ref.From)
 		switch {
-		case !c.parts.chained():
+		case !c.parts.chainedFor(tok) && c.parts.chained():
+			return nil, failf(ErrInvalidParts, "part %d has a from: this upload began before the server took chained parts, and its parts go straight to the store; name each part by its own sha256, or start a new upload", ref.Number)
+		case !c.parts.chainedFor(tok):
 			return nil, failf(ErrInvalidParts, "part %d has a from: this server's store does not take chained parts (see chainedParts in /api/v0/limits); name each part by its own sha256", ref.Number)
 		case !ok:
 			return nil, failf(ErrInvalidParts, "part %d: from %q is not a SHA-256 chaining value (64 hex digits)", ref.Number, ref.From)

@@ -25,6 +25,8 @@ type assembledParts struct {
 
 func (assembledParts) chained() bool { return true }
 
+func (assembledParts) chainedFor(uploadToken) bool { return true }
+
 func (p assembledParts) sessions(ctx context.Context, rec meta.File) ([]session, error) {
 	var out []session
 	dir := keys.PartsDir(rec.Tenant, rec.ID)

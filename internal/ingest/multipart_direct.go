@@ -27,6 +27,8 @@ type directParts struct {
 
 func (directParts) chained() bool { return false }
 
+func (directParts) chainedFor(uploadToken) bool { return false }
+
 // createPart refuses: parts go straight to the store.
 func (directParts) createPart(context.Context, meta.File, uploadToken, blob.Part) (blob.Writer, error) {
 	return nil, ErrNotIssued
@@ -147,6 +149,9 @@ func (d directParts) parts(ctx context.Context, _ meta.File, sess session) ([]bl
 }
 
 func (d directParts) partURL(ctx context.Context, _ meta.File, sess session, p blob.Part, exp time.Time) (string, map[string]string, error) {
+	if sess.tok.relay { // its parts must pass through a server: never a URL of the store
+		return "", nil, ErrNotIssued
+	}
 	// Presigned lifetimes are whole seconds: round, lest 0.999 s become 0.
 	return d.m.PresignPart(ctx, sess.key, sess.storeID, p, time.Until(exp).Round(time.Second))
 }

@@ -31,28 +31,41 @@ import (
 // What the server checked of a part is recorded after the store took it,
 // in the name of an object under keys.PartRecords (number, ETag, chaining
 // values, the store's checksum of the bytes sent). The store keeps the
-// last write of a part number, so one writer at a time writes a number,
-// under a lock held for every replica (lockShared): it removes the
-// number's records, sends the part, and records it once the store has
-// it. A writer cut off between the two leaves no record, and the part is
-// sent again. A record stands for a part only when it has the ETag the
-// store lists and no other record of the number says otherwise (ETags are
-// MD5s, which a client can make collide; two records could only both be
-// there if a lock was lost). On complete the store compares what it
-// assembled with the parts' checksums (CompleteStreamed); if it cannot
-// confirm them, the object is read back and hashed as a direct upload's
-// is.
+// last write of a part number. A writer removes the number's records,
+// sends the part, and records it once the store has it, even if its
+// client has gone meanwhile; one writer of a number at a time in a
+// process. A writer cut off between the two (the process died) leaves no
+// record, and the part is sent again. A record stands for a part only
+// when it has the ETag the store lists and no other record of the number
+// with that ETag says otherwise: writers of one number on two replicas at
+// once leave a record each, and the store's ETag tells which write it
+// kept. ETags are MD5s, which a client can make collide; a part written
+// twice at once with colliding bytes leaves two records that disagree,
+// and so none that stands, unless the process of one died between the
+// store's answer and its record. On complete the store compares what it
+// assembled with the checksums of the bytes relayed (CompleteStreamed,
+// CRC64NVME on S3): if it cannot confirm them, the object is read back
+// and hashed as a direct upload's is.
 //
-// Uploads begun before (their token has no relay flag) go on as direct
-// ones: their parts straight to the store, their object read back.
+// With direct set (--s3-parts direct), new uploads are direct ones. Every
+// upload keeps the way it began, told by the relay flag of its token, so
+// that uploads begun before a change of the setting, or on a replica set
+// otherwise, go on as they began: a direct one with its parts straight to
+// the store and its object read back, a relayed one through the server.
 type relayedParts struct {
 	directParts
-	s blob.PartStreamer
+	s      blob.PartStreamer
+	direct bool // new uploads are direct
 }
 
-func (relayedParts) chained() bool { return true }
+func (r relayedParts) chained() bool { return !r.direct }
+
+func (relayedParts) chainedFor(tok uploadToken) bool { return tok.relay }
 
 func (r relayedParts) start(ctx context.Context, rec meta.File, plan uploadToken) (session, error) {
+	if r.direct {
+		return r.directParts.start(ctx, rec, plan)
+	}
 	plan.relay = true
 	return r.startWith(ctx, rec, plan, r.s.CreateStreamed)
 }
@@ -89,11 +102,11 @@ func (r relayedParts) createPart(ctx context.Context, rec meta.File, tok uploadT
 		}
 	}
 	dir := keys.PartRecords(rec.Tenant, rec.ID, tok.String())
-	lockd, err := r.c.lockShared(ctx, dir+strconv.Itoa(p.Number), func() {})
+	lockd, err := r.c.locks.Lock(ctx, dir+strconv.Itoa(p.Number))
 	if err != nil {
 		return nil, err
 	}
-	unlock := sync.OnceValue(lockd)
+	unlock := sync.OnceFunc(lockd)
 	if err := r.dropRecords(ctx, rec, tok, p.Number); err != nil {
 		unlock()
 		return nil, err
@@ -155,8 +168,12 @@ func (r relayedParts) complete(ctx context.Context, rec meta.File, sess session,
 
 // chainSum returns the SHA-256 of the whole that parts (one per number, in
 // order) make when each was checked continuing from where the one before
-// it ended, the first from the start.
+// it ended, the first from the start; or when the whole is one part,
+// checked on its own.
 func chainSum(parts []blob.Part) (string, bool) {
+	if len(parts) == 1 && parts[0].From == "" && parts[0].SHA256 != "" && parts[0].Check != "" {
+		return parts[0].SHA256, true
+	}
 	from := sha256chain.IV
 	for _, p := range parts {
 		if p.From != from || p.SHA256 == "" || p.Check == "" {
@@ -183,8 +200,12 @@ func (r relayedParts) dropRecords(ctx context.Context, rec meta.File, tok upload
 		return nil
 	}
 	dir := keys.PartRecords(rec.Tenant, rec.ID, tok.String())
+	prefix := dir
+	if number != 0 {
+		prefix += strconv.Itoa(number) + "." // a record's name begins with its number
+	}
 	var names []string
-	err := r.c.blobs.List(ctx, dir, func(i blob.Info) error {
+	err := r.c.blobs.List(ctx, prefix, func(i blob.Info) error {
 		if pr, ok := parsePartRecord(strings.TrimPrefix(i.Key, dir)); number == 0 || ok && pr.number == number {
 			names = append(names, i.Key)
 		}
@@ -213,7 +234,7 @@ func (r relayedParts) records(ctx context.Context, rec meta.File, tok uploadToke
 // keep it only if it is what the part was declared to be.
 type relayWriter struct {
 	pw     blob.PartWriter
-	unlock func() error // lets go of the part's lock
+	unlock func() // lets go of the part's lock
 	h      hash.Hash
 	p      blob.Part
 	last   bool // the part ends the object: its check is the whole's SHA-256
@@ -230,17 +251,26 @@ func (w *relayWriter) Write(b []byte) (int, error) {
 
 // Commit lets the store keep the part if it is exactly p.Size bytes that
 // hash to p.SHA256 (chained: continue from p.From to it), then records it.
+// Once the last byte may have reached the store, it goes on to the end
+// even if ctx (its client's request) ends: a part the store took is
+// recorded, not left to be sent again.
 func (w *relayWriter) Commit(ctx context.Context) error {
 	defer w.unlock()
 	if got := w.check(); w.n != w.p.Size || got != w.p.SHA256 {
 		w.pw.Abort()
 		return fmt.Errorf("part %d: %d bytes hashing to %s, not %d hashing to %s: %w", w.p.Number, w.n, got, w.p.Size, w.p.SHA256, blob.ErrPartMismatch)
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if err := w.pw.Commit(ctx); err != nil {
 		return err
 	}
 	return w.save(ctx, w.pw.Part())
 }
+
+// recordTimeout bounds the end of a relayed part once its client has sent
+// it all: the store's answer, and the record of it.
+const recordTimeout = 2 * time.Minute
 
 func (w *relayWriter) Abort() error {
 	defer w.unlock()

@@ -35,7 +35,8 @@ func listed(tok uploadToken, err error) (session, bool) {
 	return session{}, false
 }
 
-// parter keeps multipart uploads: in the store itself (directParts, S3), or
+// parter keeps multipart uploads: in the store itself (S3: directParts,
+// parts straight to the store; relayedParts, parts through the server), or
 // sent through the server into an assembly (assembledParts, local disk).
 // New picks one for the store, once.
 type parter interface {
@@ -73,8 +74,13 @@ type parter interface {
 	// or was last written to (through the server) before before, and
 	// returns how many it discarded.
 	sweep(ctx context.Context, before time.Time) (int, error)
-	// chained reports whether parts may be chained (PartRef.From).
+	// chained reports whether the parts of uploads begun now may be
+	// chained (PartRef.From).
 	chained() bool
+	// chainedFor reports whether the parts of upload tok may be chained:
+	// as chained() says for uploads begun now, but an upload keeps the way
+	// it began (relayed or direct, on S3) when the setting changes.
+	chainedFor(tok uploadToken) bool
 	// openUploads counts tenant's open uploads (multipart_open.go) that
 	// hold something in the store.
 	openUploads(ctx context.Context, tenant string) (int, error)

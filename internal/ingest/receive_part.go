@@ -17,9 +17,6 @@ import (
 // a chained part, continuing the whole's hash from p.From to p.SHA256).
 // It returns the part as stored.
 func (c *Core) ReceivePart(ctx context.Context, tenant, id, hash, upload string, p blob.Part, body io.Reader, length int64) (blob.Part, error) {
-	if p.From != "" && !c.parts.chained() { // issued for a store this server no longer has
-		return p, ErrNotIssued
-	}
 	rec, err := c.recordOrOpen(ctx, tenant, id, upload, ErrGone)
 	switch {
 	case err != nil:
@@ -34,6 +31,9 @@ func (c *Core) ReceivePart(ctx context.Context, tenant, id, hash, upload string,
 	tok, err := c.tokenFor(rec, upload)
 	if err != nil {
 		return p, err
+	}
+	if p.From != "" && !c.parts.chainedFor(tok) { // issued for a store this server no longer has
+		return p, ErrNotIssued
 	}
 	if c.locks.Held(completeLock(rec)) { // the store refuses it too, once sealed
 		return p, ErrCompleting

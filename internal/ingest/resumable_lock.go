@@ -15,13 +15,7 @@ import (
 // release is called, once, so that the holder (a request whose client has
 // gone, say) can let go soon. unlock lets go.
 func (c *Core) LockResumable(ctx context.Context, tenant, id string, release func()) (unlock func() error, err error) {
-	return c.lockShared(ctx, keys.Resumable(tenant, id), release)
-}
-
-// lockShared takes the lock name for every process sharing the metadata
-// store where it locks for all (meta.Locker), else within this one;
-// release is called, once, while another waits for it.
-func (c *Core) lockShared(ctx context.Context, name string, release func()) (unlock func() error, err error) {
+	name := keys.Resumable(tenant, id)
 	if l, ok := lockerOf(c.meta); ok {
 		return l.Lock(ctx, name, release)
 	}

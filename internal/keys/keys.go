@@ -17,7 +17,7 @@ import (
 //	files/<tenant>/streamed/<id>           content of a record of kind streamed, whose bytes came
 //	                                       before their hash (ingest.Core.Stream)
 //	staging/<tenant>/<id>/<nonce>          a direct (presigned) upload, not yet verified
-//	multipart/<tenant>/<id>/<uploadId>     empty: a direct multipart upload (S3) at the content
+//	multipart/<tenant>/<id>/<uploadId>     empty: a multipart upload of the store (S3) at the content
 //	                                       key, named by the uploadId clients see
 //	multipart/<tenant>/<id>/<uploadId>.parts/<n>.<etag>.<from>.<to>.<check>
 //	                                       empty: what the server checked of part n, which
@@ -58,7 +58,7 @@ func StagingDir(tenant, id string) string { return StagingPrefix + tenant + "/" 
 // MultipartDir holds the markers of every direct multipart upload of one record.
 func MultipartDir(tenant, id string) string { return MultipartPrefix + tenant + "/" + id + "/" }
 
-// Multipart is the marker of one direct multipart upload.
+// Multipart is the marker of one multipart upload of the store (S3).
 func Multipart(tenant, id, upload string) string { return MultipartDir(tenant, id) + upload }
 
 // PartRecords holds what the server verified of each part it relayed to

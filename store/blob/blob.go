@@ -195,11 +195,12 @@ type PartStreamer interface {
 	CreateStreamed(ctx context.Context, key string) (uploadID string, err error)
 	// WritePart starts sending part number of upload uploadID (begun by
 	// CreateStreamed) to key: exactly size bytes, streamed as they are
-	// written. The store holds nothing new under that number unless Commit
-	// returns nil: an Abort, a writer that wrote fewer or more bytes, or a
-	// failed Commit leaves the part as it was (the store never sees the
-	// end of the bytes). After Commit returns nil, Part returns the part
-	// as stored: Number, Size, ETag and Check.
+	// written. The store never sees the end of the bytes before Commit:
+	// an Abort, or a writer that wrote fewer or more bytes, leaves the
+	// part as it was. A Commit that fails may have left the new part
+	// stored (the store's answer lost, ctx ended while it was at work).
+	// After Commit returns nil, Part returns the part as stored: Number,
+	// Size, ETag and Check.
 	WritePart(ctx context.Context, key, uploadID string, number int, size int64) (PartWriter, error)
 	// CompleteStreamed makes parts (Number, Size, ETag and Check, as Part
 	// returned them), in number order, the object under key, as

@@ -84,9 +84,9 @@ func testStreamed(t *testing.T, s blob.Store) {
 		}
 	}
 	if w, err := write(3, len(chunks[2]), append(append([]byte{}, chunks[2]...), 'x')); err == nil {
-		if err := w.Commit(ctx); err == nil {
-			t.Fatal("Commit of a part written long succeeded")
-		}
+		t.Fatal("writing a byte more than the part's size succeeded")
+	} else if err := w.Commit(ctx); err == nil {
+		t.Fatal("Commit of a part written long succeeded")
 	}
 	w, err := write(3, len(chunks[2]), chunks[2])
 	if err != nil {
@@ -122,7 +122,9 @@ func testStreamed(t *testing.T, s blob.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw.Write(chunks[2])
+	if _, err := pw.Write(chunks[2]); err != nil {
+		t.Fatal(err)
+	}
 	if err := pw.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,9 @@ func testStreamed(t *testing.T, s blob.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw.Write([]byte("hello"))
+	if _, err := pw.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
 	if err := pw.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
