@@ -53,11 +53,14 @@ func (s series) String() string {
 // over is the ratio of the medians of s and base.
 func (s series) over(base series) (float64, string) { return ratio(s.median(), base.median()) }
 
-// runRounds times every variant once per round, in the same order in every
-// round (A B C A B C …), so that the machine's drift reaches each alike.
+// runRounds times every variant once per round, so that the machine's
+// drift reaches each alike, each round beginning one variant later than
+// the one before (A B C, B C A, C A B …), so that no variant is always the
+// one that comes right after the previous row's or round's last work.
 func (e *env) runRounds(ctx context.Context, row int, vs ...*variant) error {
 	for r := range e.rounds {
-		for _, v := range vs {
+		for i := range vs {
+			v := vs[(r+i)%len(vs)]
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -78,7 +81,7 @@ func (e *env) roundsNote() string {
 	if e.rounds == 1 {
 		how = "one round"
 	}
-	return how + ", the variants taking turns in each; before each timing a sync and the input read once into the page cache"
+	return how + ", the variants taking turns in each, each round beginning one variant later; before each timing a sync and the input read once into the page cache"
 }
 
 // prime readies a timing: the machine's dirty pages written back (sync),
