@@ -224,3 +224,25 @@ func TestMultipartOnS3DirectPartsStillGoStraightToTheStore(t *testing.T) {
 		t.Fatalf("complete: %d %s", status, body)
 	}
 }
+
+// TestMultipartOnS3RelayedPartOfAGoneUpload: a part relayed to an upload
+// S3 no longer has (aborted behind the server's back) is answered 404
+// upload_not_found, which says to start again, not 503, which says retry.
+func TestMultipartOnS3RelayedPartOfAGoneUpload(t *testing.T) {
+	e := newS3Env(t)
+	m := newMP(t, e.url)
+	const partSize = 5 << 20
+	content := randomBytes(partSize + 9)
+	c := e.pendingFile(content)
+	up, _ := m.start(c.Rec.ID, int64(len(content)), partSize)
+	parts, refs := chain(t, content, partSize)
+	urls := m.urls(c.Rec.ID, up.UploadID, refs...)
+	for _, u := range e.uploads() {
+		if err := e.store.AbortMultipart(t.Context(), u.Key, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status, body := m.put(urls[0], parts[0]); status != http.StatusNotFound || !strings.Contains(body, "upload_not_found") {
+		t.Fatalf("PUT part 1 of an upload S3 no longer has: %d %s, want 404 upload_not_found", status, body)
+	}
+}

@@ -288,6 +288,7 @@ var unreachableAnswers = map[string]string{
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 202": "only when a direct (S3) upload's verification outlasts the wait",
 	"POST /api/v0/file/{id}/multipart/{upload}/complete 410": "only when the file is deleted while its parts are being assembled",
 	"POST /api/v0/file/stream 410":                           "only when the file is deleted between its record and its commit",
+	"PUT /upload/{id}/parts/{n} 404":                         "only on S3, with parts relayed, when the store's upload is gone: TestMultipartOnS3RelayedPartOfAGoneUpload produces it, held to this document",
 }
 
 // putCutShort sends half of content to an upload URL that expects all of it

@@ -246,7 +246,17 @@ func (w *relayWriter) Write(b []byte) (int, error) {
 	n, err := w.pw.Write(b)
 	w.h.Write(b[:n])
 	w.n += int64(n)
-	return n, err
+	return n, gone(err)
+}
+
+// gone turns the store's word that the upload is not there (aborted, or
+// completed meanwhile) into ErrUploadNotFound: sending the part again
+// cannot help.
+func gone(err error) error {
+	if errors.Is(err, blob.ErrNotFound) {
+		return fmt.Errorf("%w (%v)", ErrUploadNotFound, err)
+	}
+	return err
 }
 
 // Commit lets the store keep the part if it is exactly p.Size bytes that
@@ -263,7 +273,7 @@ func (w *relayWriter) Commit(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := w.pw.Commit(ctx); err != nil {
-		return err
+		return gone(err)
 	}
 	return w.save(ctx, w.pw.Part())
 }

@@ -197,7 +197,8 @@ type PartStreamer interface {
 	// CreateStreamed) to key: exactly size bytes, streamed as they are
 	// written. The store never sees the end of the bytes before Commit:
 	// an Abort, or a writer that wrote fewer or more bytes, leaves the
-	// part as it was. A Commit that fails may have left the new part
+	// part as it was. Write or Commit fail with ErrNotFound when the upload
+	// is gone. A Commit that fails may have left the new part
 	// stored (the store's answer lost, ctx ended while it was at work).
 	// After Commit returns nil, Part returns the part as stored: Number,
 	// Size, ETag and Check.

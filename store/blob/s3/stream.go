@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/minio/crc64nvme"
+	"github.com/perseus-go/perseus/store/blob"
 )
 
 // errAborted cuts off a streamed PUT that will not commit.
@@ -124,6 +125,10 @@ func (w *streamWriter) put() error {
 	mu.Unlock()
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode == http.StatusNotFound && strings.Contains(string(msg), "NoSuchUpload") {
+		// the part's upload is gone (aborted, or completed meanwhile)
+		return fmt.Errorf("s3: %s: %s: %w", w.what, resp.Status, blob.ErrNotFound)
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("s3: %s: %s: %s", w.what, resp.Status, strings.TrimSpace(string(msg)))
 	}
