@@ -40,6 +40,9 @@ func (f serveFlags) check() error {
 	if f.s3Parts != "relay" && f.s3Parts != "direct" {
 		return bad("--s3-parts %q: give relay (parts through this server, checked on their way) or direct (parts to presigned S3 URLs, files read back)", f.s3Parts)
 	}
+	if f.s3Parts == "direct" && !strings.HasPrefix(f.blobs, "s3://") {
+		return bad("--s3-parts direct: only an S3 store (--blobs s3://…) takes parts straight from clients; with this store parts always come through the server")
+	}
 	for _, k := range f.apiKeyList {
 		if k == "" || strings.ContainsAny(k, " \t\r\n") {
 			return bad("--api-key %q: a key must be non-empty and contain no whitespace", k)

@@ -54,6 +54,8 @@ func TestServeRefusesBadOpsFlagsInOneLineBeforeAnythingIsMade(t *testing.T) {
 		{"shutdown timeout that is no duration", nil, map[string]string{"PERSEUS_SHUTDOWN_TIMEOUT": "soon"}, "PERSEUS_SHUTDOWN_TIMEOUT"},
 		{"metrics address without a port", []string{"--metrics-addr", "localhost"}, nil, "--metrics-addr"},
 		{"pprof address without a port", []string{"--pprof", "localhost"}, nil, "--pprof"},
+		{"parts neither relayed nor direct", []string{"--s3-parts", "sideways"}, nil, "--s3-parts"},
+		{"parts direct without S3", []string{"--s3-parts", "direct"}, nil, "only an S3 store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
