@@ -3,7 +3,6 @@ package s3blob
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"time"
@@ -64,7 +63,7 @@ func (w *streamWriter) check(ctx context.Context) error {
 	if err != nil {
 		return wrap("put", w.key+": head", err)
 	}
-	want := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, w.crc))
+	want := crcString(w.crc)
 	got := aws.ToString(head.ChecksumCRC64NVME)
 	if t := head.ChecksumType; got == "" || (t != "" && t != types.ChecksumTypeFullObject) {
 		if got, err = w.readBack(ctx); err != nil {
