@@ -60,13 +60,19 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 			profile: profileIf(last, "row1-server-tus"), expect: tusOne.times.lastOr(5*time.Second) + time.Second,
 		})
 	}
-	vs := []*variant{overlapped, sequential, def, stream, hashFirst, tusOne}
+	if err := e.runRounds(ctx, 1, overlapped, sequential, def, stream, hashFirst, tusOne); err != nil {
+		return err
+	}
+	// The peer's rounds come after the others: on this VM whatever was
+	// timed right after tusd took 1–2 s longer (the overlapped baseline
+	// 2.2–3.3 s against its 0.88 s first in a round, the sequential one
+	// 3.2–3.3 s against 1.6 s), even with a sync and 3 s of pause after it;
+	// not found why.
 	tus := e.newTusPeer(path, e.big)
 	if tus.bin != "" {
-		vs = append(vs, tus.variant())
-	}
-	if err := e.runRounds(ctx, 1, vs...); err != nil {
-		return err
+		if err := e.runRounds(ctx, 1, tus.variant()); err != nil {
+			return err
+		}
 	}
 
 	base := overlapped.times.String()
