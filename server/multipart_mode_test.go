@@ -30,8 +30,8 @@ func TestMultipartOnS3KeepsTheWayItBegan(t *testing.T) {
 		// The old one takes no chained parts, and says why.
 		_, chained := chain(t, content, partSize)
 		status, body := relay.do("POST", "/api/v0/file/"+id+"/multipart/"+old.UploadID+"/parts", partsRequest{chained}, nil)
-		if status != http.StatusBadRequest || !strings.Contains(body, "began before") {
-			t.Fatalf("chained parts for the direct upload: %d %s, want 400 saying it began before", status, body)
+		if status != http.StatusBadRequest || !strings.Contains(body, "go straight to the store") {
+			t.Fatalf("chained parts for the direct upload: %d %s, want 400 saying its parts go straight to the store", status, body)
 		}
 		// It goes on straight to S3, and completes with a read-back.
 		u := relay.urls(id, old.UploadID, refs[1])[0]
@@ -55,6 +55,12 @@ func TestMultipartOnS3KeepsTheWayItBegan(t *testing.T) {
 		up, _ := relay.start(id, int64(len(content)), partSize)
 		if status, body := relay.put(relay.urls(id, up.UploadID, refs[0])[0], parts[0]); status != http.StatusOK {
 			t.Fatalf("PUT part 1 through the relaying server: %d %s", status, body)
+		}
+		// A client that chained its parts, asking the direct server to
+		// start, gets its relayed upload back, with part 1 held.
+		again, status := direct.start(id, int64(len(content)), partSize)
+		if status != http.StatusOK || again.UploadID != up.UploadID || len(again.Parts) != 1 {
+			t.Fatalf("start on the direct server = %d %+v: want upload %s resumed, part 1 held", status, again, up.UploadID)
 		}
 		// The direct server hands out no URL of the store for it: its parts
 		// still go through a server, chained.

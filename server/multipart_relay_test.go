@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -226,7 +228,8 @@ func TestMultipartOnS3DirectPartsStillGoStraightToTheStore(t *testing.T) {
 }
 
 // TestMultipartOnS3RelayedPartOfAGoneUpload: a part relayed to an upload
-// S3 no longer has (aborted behind the server's back) is answered 404
+// S3 no longer has (aborted behind the server's back once the server had
+// found it, as its body begins to arrive) is answered 404
 // upload_not_found, which says to start again, not 503, which says retry.
 func TestMultipartOnS3RelayedPartOfAGoneUpload(t *testing.T) {
 	e := newS3Env(t)
@@ -236,13 +239,32 @@ func TestMultipartOnS3RelayedPartOfAGoneUpload(t *testing.T) {
 	c := e.pendingFile(content)
 	up, _ := m.start(c.Rec.ID, int64(len(content)), partSize)
 	parts, refs := chain(t, content, partSize)
-	urls := m.urls(c.Rec.ID, up.UploadID, refs...)
-	for _, u := range e.uploads() {
-		if err := e.store.AbortMultipart(t.Context(), u.Key, u.ID); err != nil {
-			t.Fatal(err)
+	u := m.urls(c.Rec.ID, up.UploadID, refs...)[1] // the last part: 9 bytes, sent whole before any answer
+	body := &onFirstRead{r: bytes.NewReader(parts[1]), fn: func() {
+		for _, x := range e.uploads() {
+			if err := e.store.AbortMultipart(t.Context(), x.Key, x.ID); err != nil {
+				t.Error(err)
+			}
 		}
+	}}
+	req, _ := http.NewRequest("PUT", u.URL, body)
+	req.ContentLength = int64(len(parts[1]))
+	// The body leaves only once the handler reads it, after it has found
+	// the upload (Expect: 100-continue; the test's transport waits 1 s).
+	req.Header.Set("Expect", "100-continue")
+	if status, body := m.send(req, nil); status != http.StatusNotFound || !strings.Contains(body, "upload_not_found") {
+		t.Fatalf("PUT part 2 of an upload S3 no longer has: %d %s, want 404 upload_not_found", status, body)
 	}
-	if status, body := m.put(urls[0], parts[0]); status != http.StatusNotFound || !strings.Contains(body, "upload_not_found") {
-		t.Fatalf("PUT part 1 of an upload S3 no longer has: %d %s, want 404 upload_not_found", status, body)
-	}
+}
+
+// onFirstRead calls fn before the first Read of r.
+type onFirstRead struct {
+	r    io.Reader
+	once sync.Once
+	fn   func()
+}
+
+func (o *onFirstRead) Read(p []byte) (int, error) {
+	o.once.Do(o.fn)
+	return o.r.Read(p)
 }

@@ -95,10 +95,12 @@ func (c *Core) StartMultipart(ctx context.Context, tenant, id string, size, part
 	var sess *session
 	for i := range sessions {
 		s := &sessions[i]
-		// Only an upload whose parts go the way new ones do is resumed: one
-		// begun before a change of --s3-parts is left to finish as it began
-		// (its client has its part URLs) or to the sweeper.
-		if s.foreign == nil && s.tok.size == size && s.tok.partSize == partSize && c.parts.chainedFor(s.tok) == c.parts.chained() &&
+		// An upload is resumed only if it takes the parts new ones take: a
+		// direct one (no chained parts) is not, where new ones are relayed,
+		// lest a client told chainedParts chain its parts to it; it is left
+		// to finish as it began (its client has its part URLs) or to the
+		// sweeper. A relayed one takes parts either way.
+		if s.foreign == nil && s.tok.size == size && s.tok.partSize == partSize && c.resumable(s.tok) &&
 			(sess == nil || s.started.After(sess.started)) {
 			sess = s
 		}
@@ -138,7 +140,7 @@ func (c *Core) NewestMultipart(ctx context.Context, tenant, id string) (Upload, 
 	}
 	var newest *session
 	for i := range sessions {
-		if s := &sessions[i]; s.foreign == nil && (s.tok.open || !open) && c.parts.chainedFor(s.tok) == c.parts.chained() &&
+		if s := &sessions[i]; s.foreign == nil && (s.tok.open || !open) && c.resumable(s.tok) &&
 			(newest == nil || s.started.After(newest.started)) {
 			newest = s
 		}
@@ -253,6 +255,10 @@ func (c *Core) PartTargets(ctx context.Context, tenant, id, upload string, refs 
 	return rec, out, nil
 }
 
+// resumable reports whether upload tok takes the parts a client told
+// this server's chainedParts may send: chained ones, if it offers them.
+func (c *Core) resumable(tok uploadToken) bool { return c.parts.chainedFor(tok) || !c.parts.chained() }
+
 // checkRefs checks part references against the upload's plan and returns
 // them with hashes in lower case.
 func (c *Core) checkRefs(refs []PartRef, tok uploadToken) ([]PartRef, error) {
@@ -272,7 +278,7 @@ func (c *Core) checkRefs(refs []PartRef, tok uploadToken) ([]PartRef, error) {
 		from, ok := CheckHash(ref.From)
 		switch {
 		case !c.parts.chainedFor(tok) && c.parts.chained():
-			return nil, failf(ErrInvalidParts, "part %d has a from: this upload began before the server took chained parts, and its parts go straight to the store; name each part by its own sha256, or start a new upload", ref.Number)
+			return nil, failf(ErrInvalidParts, "part %d has a from: this upload's parts go straight to the store (it was begun by a server with --s3-parts direct), which takes no chained parts; name each part by its own sha256, or start a new upload", ref.Number)
 		case !c.parts.chainedFor(tok):
 			return nil, failf(ErrInvalidParts, "part %d has a from: this server's store does not take chained parts (see chainedParts in /api/v0/limits); name each part by its own sha256", ref.Number)
 		case !ok:

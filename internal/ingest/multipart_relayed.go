@@ -42,7 +42,9 @@ import (
 // kept. ETags are MD5s, which a client can make collide; a part written
 // twice at once with colliding bytes leaves two records that disagree,
 // and so none that stands, unless the process of one died between the
-// store's answer and its record. On complete the store compares what it
+// store's answer and its record (a client that goes once it has sent the
+// last byte does not stop that: the part goes on to the store and to its
+// record without it). On complete the store compares what it
 // assembled with the checksums of the bytes relayed (CompleteStreamed,
 // CRC64NVME on S3): if it cannot confirm them, the object is read back
 // and hashed as a direct upload's is.
@@ -171,7 +173,7 @@ func (r relayedParts) complete(ctx context.Context, rec meta.File, sess session,
 // it ended, the first from the start; or when the whole is one part,
 // checked on its own.
 func chainSum(parts []blob.Part) (string, bool) {
-	if len(parts) == 1 && parts[0].From == "" && parts[0].SHA256 != "" && parts[0].Check != "" {
+	if len(parts) == 1 && parts[0].Number == 1 && parts[0].From == "" && parts[0].SHA256 != "" && parts[0].Check != "" {
 		return parts[0].SHA256, true
 	}
 	from := sha256chain.IV
@@ -270,17 +272,23 @@ func (w *relayWriter) Commit(ctx context.Context) error {
 		w.pw.Abort()
 		return fmt.Errorf("part %d: %d bytes hashing to %s, not %d hashing to %s: %w", w.p.Number, w.n, got, w.p.Size, w.p.SHA256, blob.ErrPartMismatch)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ctx = context.WithoutCancel(ctx)
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if err := w.pw.Commit(ctx); err != nil {
+	if err := w.pw.Commit(sctx); err != nil {
 		return gone(err)
 	}
-	return w.save(ctx, w.pw.Part())
+	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return w.save(rctx, w.pw.Part())
 }
 
-// recordTimeout bounds the end of a relayed part once its client has sent
-// it all: the store's answer, and the record of it.
-const recordTimeout = 2 * time.Minute
+// storeTimeout bounds the store's answer to a relayed part once its client
+// has sent it all; recordTimeout, the record of it.
+const (
+	storeTimeout  = 2 * time.Minute
+	recordTimeout = 30 * time.Second
+)
 
 func (w *relayWriter) Abort() error {
 	defer w.unlock()

@@ -54,7 +54,7 @@ func TestChainSumNeedsAnUnbrokenChainFromTheStart(t *testing.T) {
 	if sum, ok := chainSum([]blob.Part{p(sha256chain.IV, "a"), p("a", "b"), p("b", "whole")}); !ok || sum != "whole" {
 		t.Errorf("chainSum of a chain = %q, %v", sum, ok)
 	}
-	if sum, ok := chainSum([]blob.Part{p("", "whole")}); !ok || sum != "whole" {
+	if sum, ok := chainSum([]blob.Part{{Number: 1, SHA256: "whole", Check: "c"}}); !ok || sum != "whole" {
 		t.Errorf("chainSum of a whole checked as one unchained part = %q, %v", sum, ok)
 	}
 	for name, parts := range map[string][]blob.Part{
@@ -64,7 +64,8 @@ func TestChainSumNeedsAnUnbrokenChainFromTheStart(t *testing.T) {
 		"unchained part":  {p(sha256chain.IV, "a"), p("", "whole")},
 		"no check":        {p(sha256chain.IV, "a"), {From: "a", SHA256: "whole"}},
 		"two unchained":   {p("", "a"), p("", "whole")},
-		"one, no check":   {{SHA256: "whole"}},
+		"one, no check":   {{Number: 1, SHA256: "whole"}},
+		"one, not part 1": {{Number: 2, SHA256: "whole", Check: "c"}},
 	} {
 		if sum, ok := chainSum(parts); ok {
 			t.Errorf("%s: chainSum = %q, true", name, sum)

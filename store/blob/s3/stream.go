@@ -24,9 +24,14 @@ var errAborted = errors.New("s3: streamed put abandoned")
 
 // streamPut prepares a request of size bytes to a presigned URL whose body
 // is what the returned writer is written, sent once the first byte is
-// (size > 0) or at Commit; what names the request in errors.
+// (size > 0) or at Commit; what names the request in errors. ctx bounds
+// the request until the writer has every byte (the caller's, say a
+// client's request it relays, which may end once it has sent them all);
+// from then on only Commit's ctx, or Abort, ends it.
 func (s *Store) streamPut(ctx context.Context, what, method, url string, signed http.Header, size int64) (*streamWriter, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	parent := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	detach := context.AfterFunc(parent, cancel)
 	pr, pw := io.Pipe()
 	var body io.Reader = pr
 	if size == 0 {
@@ -34,6 +39,7 @@ func (s *Store) streamPut(ctx context.Context, what, method, url string, signed 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
+		detach()
 		cancel()
 		return nil, fmt.Errorf("s3: %s: %w", what, err)
 	}
@@ -48,7 +54,7 @@ func (s *Store) streamPut(ctx context.Context, what, method, url string, signed 
 		client = http.DefaultClient
 	}
 	w := &streamWriter{s: s, what: what, size: size, client: client,
-		req: req, pr: pr, pw: pw, cancel: cancel, done: make(chan struct{})}
+		req: req, pr: pr, pw: pw, cancel: cancel, parent: parent, detach: detach, done: make(chan struct{})}
 	if size > 0 {
 		w.start()
 	}
@@ -70,6 +76,8 @@ type streamWriter struct {
 	pr     *io.PipeReader
 	pw     *io.PipeWriter
 	cancel context.CancelFunc
+	parent context.Context // streamPut's ctx, which ends the request until detach
+	detach func() bool     // lets the request outlive parent; false if parent ended it already
 
 	n       int64  // bytes written, the held-back one included
 	crc     uint64 // CRC64NVME of those bytes
@@ -169,6 +177,7 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		w.last = p[len(p)-1]
 		w.crc = crc64nvme.Update(w.crc, p[len(p)-1:])
 		w.n++
+		w.detach() // every byte is here: only Commit or Abort ends the request now
 	}
 	return len(p), nil
 }
@@ -185,6 +194,9 @@ func (w *streamWriter) Commit(ctx context.Context) error {
 	}
 	if w.err != nil {
 		return errors.Join(w.err, w.discard())
+	}
+	if !w.detach() && w.parent.Err() != nil && w.size == 0 { // an empty PUT not yet sent
+		return errors.Join(fmt.Errorf("s3: %s: %w", w.what, w.parent.Err()), w.discard())
 	}
 	if w.size == 0 {
 		w.start()

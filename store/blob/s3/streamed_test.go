@@ -111,3 +111,48 @@ func TestWritePartCutOffKeepsThePartThatWasThere(t *testing.T) {
 		t.Fatalf("the object holds %d bytes, want the %d of the first part", len(got), len(first))
 	}
 }
+
+// Once every byte of a part is written, the PUT no longer depends on the
+// ctx WritePart was given (a client's request that the caller relays,
+// which ends when that client goes): Commit's ctx alone bounds it, so a
+// part the store takes can be recorded.
+func TestWritePartOutlivesItsCallerOnceEveryByteIsIn(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	id, err := s.CreateStreamed(ctx, "f/obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 5<<20)
+	rand.Read(b)
+	reqCtx, cancel := context.WithCancel(ctx)
+	w, err := s.WritePart(reqCtx, "f/obj", id, 1, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the client went after sending every byte
+	if err := w.Commit(ctx); err != nil {
+		t.Fatalf("Commit after the caller's ctx ended, every byte written: %v", err)
+	}
+	parts, err := s.ListParts(ctx, "f/obj", id)
+	if err != nil || len(parts) != 1 || parts[0].ETag != w.Part().ETag {
+		t.Fatalf("ListParts = %+v, %v; want the part committed", parts, err)
+	}
+	// Before every byte is in, the caller's ctx still ends the PUT.
+	reqCtx, cancel = context.WithCancel(ctx)
+	w, err = s.WritePart(reqCtx, "f/obj", id, 2, int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	w.Write(b[1<<20:])
+	if err := w.Commit(ctx); err == nil {
+		t.Fatal("Commit of a part whose caller's ctx ended before its last byte succeeded")
+	}
+}
