@@ -396,6 +396,7 @@ func TestS3ListingIsLeased(t *testing.T) {
 	leader := who[0]
 	t.Logf("replica %d holds the lease: %d LISTs in 1s", leader, n)
 	reps[leader].stop()
+	listers(reps) // the LISTs the leader had in flight when it was told to stop
 	start := time.Now()
 	for {
 		who, _ = listers(reps)
