@@ -142,9 +142,9 @@ func TestMultipartOnS3RelayedReadsBackWhatTheStoreCannotConfirm(t *testing.T) {
 
 // TestMultipartOnS3RelayedPartNeedsOneRecord: a part the store holds
 // stands for what the server checked of it only while no other record of
-// its number and ETag says otherwise (as two writes of bytes made to share
-// an MD5 would leave, had a lock been lost): complete then asks for it
-// again, and sending it again settles it.
+// its number and ETag says otherwise (as two writes at once, on two
+// replicas, of bytes made to share an MD5 would leave): complete then asks
+// for it again, and sending it again settles it.
 func TestMultipartOnS3RelayedPartNeedsOneRecord(t *testing.T) {
 	e, _ := newRelayEnv(t)
 	m := newMP(t, e.url)

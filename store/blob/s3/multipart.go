@@ -86,16 +86,19 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blob.Par
 // no object is there (If-None-Match: *): S3 answers 412 otherwise, and the
 // upload stays as it was.
 func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []blob.Part) (string, error) {
-	etag, _, err := s.complete(ctx, key, uploadID, parts)
+	etag, _, err := s.complete(ctx, key, uploadID, parts, true)
 	return etag, err
 }
 
-// complete is CompleteMultipart, returning S3's answer too.
-func (s *Store) complete(ctx context.Context, key, uploadID string, parts []blob.Part) (string, *s3.CompleteMultipartUploadOutput, error) {
+// complete is CompleteMultipart, returning S3's answer too; withSHA256
+// names each part's SHA-256 checksum, which an upload of CreateMultipart
+// keeps and one of CreateStreamed does not (its parts' SHA256 is the
+// caller's chaining value, not theirs).
+func (s *Store) complete(ctx context.Context, key, uploadID string, parts []blob.Part, withSHA256 bool) (string, *s3.CompleteMultipartUploadOutput, error) {
 	done := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		done[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
-		if sum, err := hex.DecodeString(p.SHA256); err == nil && len(sum) == 32 && p.Check == "" {
+		if sum, err := hex.DecodeString(p.SHA256); err == nil && len(sum) == 32 && withSHA256 {
 			done[i].ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum))
 		}
 	}

@@ -80,7 +80,7 @@ func (w *partWriter) Part() blob.Part {
 // answer, else from a HEAD of that object) with the parts' Checks
 // combined. intact is false when the store reports none, or another.
 func (s *Store) CompleteStreamed(ctx context.Context, key, uploadID string, parts []blob.Part) (string, bool, error) {
-	etag, out, err := s.complete(ctx, key, uploadID, parts)
+	etag, out, err := s.complete(ctx, key, uploadID, parts, false)
 	if err != nil {
 		return "", false, err
 	}
