@@ -63,7 +63,9 @@ func newWriter(ctx context.Context, db *sql.DB, committed func([]eventNote)) (*w
 // do runs fn in the next batch and returns once that batch is committed (or
 // fn failed). If ctx ends first do returns its error, and the write may
 // still be applied, as with any database when a caller gives up after
-// sending its COMMIT.
+// sending its COMMIT; but not before fn has run or been skipped, since fn
+// writes into its caller's variables (a race seen under -race: a caller
+// read the file Transition's fn was still scanning).
 func (w *writer) do(ctx context.Context, fn func(*writer) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)}
 	select {
@@ -77,6 +79,7 @@ func (w *writer) do(ctx context.Context, fn func(*writer) error) error {
 	case err := <-r.res:
 		return err
 	case <-ctx.Done():
+		<-r.res // the batch it is in is short (maxBatch), and skips fn if it has not begun
 		return ctx.Err()
 	}
 }
