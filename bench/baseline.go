@@ -63,8 +63,11 @@ func goSHA256(path string) (string, error) {
 
 // durableCopy copies src into a new file in dir the way a careful store
 // writes: through a user-space buffer (as bytes arriving from a socket
-// must be) of copyBuf, fsync, rename, fsync the directory.
-func durableCopy(src, dir string) error {
+// must be), fsync, rename, fsync the directory. direct: the fastest way
+// on this machine, whole aligned MiBs with O_DIRECT (read ahead on a
+// second goroutine), the tail through the page cache; else every byte
+// through the page cache in writes of copyBuf.
+func durableCopy(src, dir string, direct bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -75,9 +78,14 @@ func durableCopy(src, dir string) error {
 		return err
 	}
 	defer os.Remove(out.Name())
-	// The wrappers hide ReadFrom/WriteTo, so that the kernel's
-	// copy_file_range cannot short-cut the copy.
-	if _, err := io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, copyBuf)); err != nil {
+	if direct {
+		err = copyDirect(out, in)
+	} else {
+		// The wrappers hide ReadFrom/WriteTo, so that the kernel's
+		// copy_file_range cannot short-cut the copy.
+		_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, copyBuf))
+	}
+	if err != nil {
 		out.Close()
 		return err
 	}
@@ -99,33 +107,34 @@ func durableCopy(src, dir string) error {
 	return d.Sync()
 }
 
-// copyBuf is the write size of the baseline's copy: the fastest on this
+// copyBuf is the write size of the page-cache copy: the fastest on this
 // machine. On its VM, writes of 1 MiB into a new file cost far more
 // kernel time than writes of 256 KiB (large page-cache folios the
 // hypervisor must fault in; BENCHMARKS.md, section 14): beside a hash,
 // 1 GiB durably copied took 1.29–1.32 s in 1 MiB writes, 0.84–0.86 s in
 // 256 KiB ones, 0.85–0.87 s in 128 KiB and 0.87–0.90 s in 64 KiB (three
-// rounds alternated). The local store writes 256 KiB at a time too.
+// rounds alternated).
 const copyBuf = 256 << 10
 
 // hashBesideCopy times Go's SHA-256 of path on one goroutine beside a
-// durable copy of it into a fresh directory under work on another: the
-// wall time of the pair, as an upload that overlaps them could take.
-func hashBesideCopy(path, work string) (time.Duration, error) {
+// durable copy of it (direct or not: durableCopy) into a fresh directory
+// under work on another: the wall time of the pair, as an upload that
+// overlaps them could take.
+func hashBesideCopy(path, work string, direct bool) (time.Duration, error) {
 	return inScratch(work, func(dir string) (time.Duration, error) {
 		return timed([]string{path}, func() error {
 			var hashErr error
 			var wg sync.WaitGroup
 			wg.Go(func() { _, hashErr = goSHA256(path) })
-			err := durableCopy(path, dir)
+			err := durableCopy(path, dir, direct)
 			wg.Wait()
 			return firstErr(err, hashErr)
 		})
 	})
 }
 
-// hashThenCopy times the same two steps one after the other; it returns
-// the whole and the hash's share.
+// hashThenCopy times the same two steps one after the other, the copy
+// direct; it returns the whole and the hash's share.
 func hashThenCopy(path, work string) (total, hash time.Duration, err error) {
 	total, err = inScratch(work, func(dir string) (time.Duration, error) {
 		return timed([]string{path}, func() error {
@@ -134,7 +143,7 @@ func hashThenCopy(path, work string) (total, hash time.Duration, err error) {
 				return err
 			}
 			hash = time.Since(start)
-			return durableCopy(path, dir)
+			return durableCopy(path, dir, true)
 		})
 	})
 	return total, hash, err

@@ -80,6 +80,35 @@ func copyHashing(dst io.Writer, src io.Reader, h io.Writer) (n int64, err error)
 	}
 }
 
+// copyFull copies src to dst in writes of len(buf) bytes, but for the
+// last: a store that writes whole aligned blocks straight from the buffer
+// (the local store's direct I/O) then takes every write but the last
+// without copying it. A socket's reads come in pieces of any size, which
+// io.CopyBuffer would hand on as they come. It returns the bytes dst took
+// and the first error, src's io.EOF excepted.
+func copyFull(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		m, rerr := io.ReadFull(src, buf)
+		if m > 0 {
+			wn, werr := dst.Write(buf[:m])
+			n += int64(wn)
+			if werr == nil && wn != m {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return n, werr
+			}
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
 // hashStream returns the hex SHA-256 of what r yields, and its length.
 // Reading (an S3 object, over the network) and hashing overlap
 // (copyHashing): for 1 GiB from versitygw here, 0.68 s instead of 0.85 s

@@ -44,7 +44,7 @@ func (c *Core) ReceivePart(ctx context.Context, tenant, id, hash, upload string,
 	}
 	in := &readErr{r: limitTo(body, p.Size)}
 	buf := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(bw, in, *buf)
+	n, err := copyFull(bw, in, *buf)
 	copyBufs.Put(buf)
 	switch {
 	case errors.Is(in.err, errOverLimit):

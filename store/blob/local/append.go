@@ -142,6 +142,10 @@ func (w *appendWriter) Commit(ctx context.Context, state []byte) error {
 	w.done = true
 	st := appendState{n: w.off + w.wb.n, state: state}
 	err := cmp.Or(w.err, ctx.Err())
+	if err == nil {
+		err = w.wb.flush(w.f, w.off)
+	}
+	w.wb.release()
 	switch {
 	case err == nil && w.isNew:
 		err = w.create(st)
@@ -281,6 +285,7 @@ func (w *appendWriter) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.wb.release()
 	if w.isNew {
 		w.f.Close()
 		return os.Remove(w.f.Name())

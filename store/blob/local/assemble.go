@@ -260,13 +260,18 @@ func (w *partWriter) Commit(context.Context) error {
 	w.done = true
 	defer w.f.Close()
 	defer w.lock.Close()
+	defer w.wb.release()
 	if got := w.check(); w.n != w.p.Size || got != w.p.SHA256 {
+		w.wb.flush(w.f, w.off) // what was written is in the file, as it was before the stage
 		w.fail()
 		return fmt.Errorf("local: part %d: %d bytes hashing to %s, not %d hashing to %s: %w",
 			w.p.Number, w.n, got, w.p.Size, w.p.SHA256, blob.ErrPartMismatch)
 	}
 	m := marker{path: filepath.Join(w.dir, markerName(w.p)), token: rand.Text()}
-	err := w.f.Sync()
+	err := w.wb.flush(w.f, w.off)
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if err == nil {
 		err = w.still()
 	}
@@ -337,6 +342,7 @@ func (w *partWriter) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.wb.flush(w.f, w.off) // what was written is in the file, as it was before the stage
 	w.fail()
 	w.lock.Close()
 	return w.f.Close()

@@ -174,7 +174,8 @@ func TestHashOfAnAssemblyOutlivesAWriterThatDied(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // a has hashed what it could
 	w.Write(bytes.Repeat([]byte{9}, 5000))
-	died := w.(*partWriter) // its process dies: the kernel drops its locks
+	died := w.(*partWriter) // its process dies, its bytes in the file: the kernel drops its locks
+	died.wb.flush(died.f, died.off)
 	died.f.Close()
 	died.lock.Close()
 	dir, _ := a.assemblyDir("x")

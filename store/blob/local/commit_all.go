@@ -66,7 +66,10 @@ func (s *Store) CommitAll(_ context.Context, ws []blob.Writer) []error {
 	for _, i := range todo {
 		wg.Go(func() {
 			w := writer(i)
-			err := s.syncFile(w.f)
+			err := w.wb.flush(w.f, 0)
+			if err == nil {
+				err = s.syncFile(w.f)
+			}
 			if cerr := w.f.Close(); err == nil {
 				err = cerr
 			}

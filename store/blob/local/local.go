@@ -157,6 +157,11 @@ func (w *writer) Commit(context.Context) error {
 		return errors.New("local: writer already finished")
 	}
 	w.done = true
+	if err := w.wb.flush(w.f, 0); err != nil {
+		w.f.Close()
+		os.Remove(w.f.Name())
+		return fmt.Errorf("local: commit: %w", err)
+	}
 	if err := w.s.place(w.f, w.f.Name(), w.dst); err != nil {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("local: commit: %w", err)
@@ -169,6 +174,7 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.wb.release()
 	w.f.Close()
 	return os.Remove(w.f.Name())
 }
