@@ -59,7 +59,7 @@ func (s *Store) Append(_ context.Context, id string, off, size int64) (blob.Appe
 		if err != nil {
 			return nil, fmt.Errorf("local: append to %s: %w", id, err)
 		}
-		return &appendWriter{s: s, id: id, dir: dir, f: f, size: size, isNew: true}, nil
+		return &appendWriter{s: s, id: id, dir: dir, f: f, size: size, isNew: true, wb: writeback{viaCache: viaCacheFor(size)}}, nil
 	}
 	if err == nil {
 		err = st.open(off)
@@ -82,7 +82,7 @@ func (s *Store) Append(_ context.Context, id string, off, size int64) (blob.Appe
 	if err != nil {
 		return nil, fmt.Errorf("local: append to %s at %d: %w", id, off, err)
 	}
-	return &appendWriter{s: s, id: id, dir: dir, f: f, off: off, size: size, prev: st}, nil
+	return &appendWriter{s: s, id: id, dir: dir, f: f, off: off, size: size, prev: st, wb: writeback{viaCache: viaCacheFor(size - off)}}, nil
 }
 
 // open checks that an Append may continue the appendable from off.

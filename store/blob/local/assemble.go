@@ -134,7 +134,7 @@ func (s *Store) CreatePart(ctx context.Context, id string, size, off int64, p bl
 	l := s.liveOf(dir)
 	gen, first := l.begin(off)
 	return &partWriter{f: f, lock: lock, dir: dir, syncs: s.syncs, live: l, off: off, last: off+p.Size == size, p: p, h: h,
-		gen: gen, excl: excl && first}, nil
+		gen: gen, excl: excl && first, wb: writeback{viaCache: viaCacheFor(p.Size)}}, nil
 }
 
 // openData opens the data file of the assembly in dir, creating it size

@@ -145,7 +145,7 @@ func (s *Store) Create(_ context.Context, key string) (blob.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: create %s: %w", key, err)
 	}
-	return &writer{s: s, f: f, dst: dst}, nil
+	return &writer{s: s, f: f, dst: dst, wb: writeback{viaCache: viaCacheFor(-1)}}, nil
 }
 
 func (w *writer) Write(p []byte) (int, error) { return w.wb.writeAt(w.f, 0, p) }

@@ -48,8 +48,22 @@ const writebackStep = 8 << 20
 // logical block size a disk has here.
 const directAlign = 4096
 
-// stageSize is the size of a writer's stage, and of its direct writes.
+// stageSize is the size of a writer's stage, and of its direct writes;
+// also the size below which a file is small (writeback.viaCache).
 const stageSize = 1 << 20
+
+// viaCacheFor is writeback.viaCache for a writer of size bytes (-1:
+// unknown): all of a small file; of a file of unknown size, its first
+// stage, so that a small one never takes a stage.
+func viaCacheFor(size int64) int64 {
+	switch {
+	case size < 0:
+		return stageSize
+	case size < stageSize:
+		return size
+	}
+	return 0
+}
 
 var stages = sync.Pool{New: func() any { return alignedBuf(stageSize) }}
 
@@ -69,12 +83,18 @@ func aligned(b []byte) bool {
 // writeback writes a file front to back: whole blocks with direct I/O
 // where it can, the rest through the page cache, at most maxWrite bytes
 // at a time, starting the writeback of those writebackStep bytes at a
-// time. Bytes it took may wait in its stage: flush writes them, and must
+// time. A writer of a file smaller than a stage (viaCache) writes it all
+// through the page cache, without a stage: small files share their
+// fsyncs (syncGroup, CommitAll), where a direct write would wait for the
+// disk on its own, and a stage for each would be a MiB of memory to take
+// and touch per file (on this VM first touches of memory cost: see
+// maxWrite). Bytes it took may wait in its stage: flush writes them, and must
 // come before the file's fsync. Not safe for concurrent use.
 type writeback struct {
 	n, started int64   // bytes taken; bytes whose writeback was started
 	stage      *[]byte // aligned; stage[:staged] are the bytes at base+n-staged
 	staged     int
+	viaCache   int64 // the first bytes, up to this many, go through the page cache (a small file: all of them)
 	direct     int8  // 0: not tried; 1: f is in direct mode; -1: f is not (or cannot be)
 	noDirect   bool  // the file system refused direct I/O: page cache only
 	directN    int64 // bytes written with direct I/O (for tests)
@@ -91,6 +111,8 @@ func (wb *writeback) writeAt(f *os.File, base int64, b []byte) (int, error) {
 		switch {
 		case wb.noDirect:
 			m, err = wb.cached(f, base, rest)
+		case wb.n < wb.viaCache:
+			m, err = wb.cached(f, base, rest[:min(int64(len(rest)), wb.viaCache-wb.n)])
 		case wb.staged > 0: // fill the stage; write it once full
 			m = copy((*wb.stage)[wb.staged:], rest)
 			wb.staged += m
@@ -171,10 +193,7 @@ func (wb *writeback) writeDirect(f *os.File, pos int64, b []byte) (int, error) {
 
 // flushStage writes the stage, whole, at its place (base+n-staged); its
 // bytes are counted already. The last flush of a writer that wrote nothing
-// directly yet (a file smaller than the stage) goes through the page cache
-// whole, as small files always did: their fsyncs are shared (syncGroup,
-// CommitAll), where a direct write would make each wait for the disk on
-// its own.
+// directly yet goes through the page cache whole, as a small file would.
 func (wb *writeback) flushStage(f *os.File, base int64, last bool) error {
 	b := (*wb.stage)[:wb.staged]
 	pos := base + wb.n - int64(wb.staged)

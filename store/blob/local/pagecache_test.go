@@ -2,10 +2,14 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/perseus-go/perseus/store/blob"
 )
 
 // Through the page cache, writes larger than maxWrite go in pieces, each at
@@ -57,11 +61,14 @@ func TestDirectWritesLandWhole(t *testing.T) {
 		cuts   []int // where the writes end
 		from   []byte
 		direct bool // expect direct writes where the file system takes them
+		size   int64 // the writer's size (viaCacheFor), 0: none given
 	}{
-		{"aligned, whole stages", 0, []int{stageSize, 3 * stageSize, len(data)}, *big, true},
-		{"aligned, odd pieces", 16 << 20, []int{1, 4095, 70000, stageSize + 5, 4 * stageSize, len(data)}, data, true},
-		{"unaligned base", 12345, []int{100, 2 * stageSize, len(data)}, data, true},
-		{"a small file", 0, []int{1000, 300000}, data, false},
+		{"aligned, whole stages", 0, []int{stageSize, 3 * stageSize, len(data)}, *big, true, 0},
+		{"aligned, odd pieces", 16 << 20, []int{1, 4095, 70000, stageSize + 5, 4 * stageSize, len(data)}, data, true, 0},
+		{"unaligned base", 12345, []int{100, 2 * stageSize, len(data)}, data, true, 0},
+		{"a small file", 0, []int{1000, 300000}, data, false, 0},
+		{"a small file, said so", 0, []int{1000, stageSize - 1}, *big, false, stageSize - 1},
+		{"a file of unknown size: its first MiB cached", 0, []int{stageSize, 4 * stageSize}, *big, true, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := os.Create(filepath.Join(t.TempDir(), "data"))
@@ -70,6 +77,9 @@ func TestDirectWritesLandWhole(t *testing.T) {
 			}
 			defer f.Close()
 			var wb writeback
+			if tc.size != 0 {
+				wb.viaCache = viaCacheFor(tc.size)
+			}
 			prev := 0
 			for _, c := range tc.cuts {
 				if n, err := wb.writeAt(f, tc.base, tc.from[prev:c]); n != c-prev || err != nil {
@@ -106,4 +116,90 @@ func readBack(t *testing.T, f *os.File, base int64, want []byte) {
 	if !bytes.Equal(got, want) {
 		t.Error("the bytes read back differ from those written")
 	}
+}
+
+// The store's writers of large files (an object, a part, an append) write
+// most of it with direct I/O, and what they commit reads back whole.
+func TestWritersOfLargeFilesGoDirect(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := os.Create(filepath.Join(root, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setDirect(probe, true) != nil {
+		probe.Close()
+		t.Skipf("the file system of %s refuses direct I/O", root)
+	}
+	probe.Close()
+	ctx := context.Background()
+	const size = 4 * stageSize
+	data := *alignedBuf(size)
+	rand.Read(data)
+	write := func(w io.Writer) {
+		for off := 0; off < size; off += stageSize {
+			if _, err := w.Write(data[off : off+stageSize]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	direct := func(what string, wb *writeback, want int64) {
+		if wb.directN != want {
+			t.Errorf("%s: %d bytes went direct, want %d", what, wb.directN, want)
+		}
+	}
+
+	w, _ := s.Create(ctx, "obj")
+	write(w)
+	direct("Create (size unknown: its first MiB cached)", &w.(*writer).wb, size-stageSize)
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, s, "obj"); !bytes.Equal(got, data) {
+		t.Error("the object read back differs from what was written")
+	}
+
+	pw, err := s.CreatePart(ctx, "asm", size, 0, blob.Part{Number: 1, Size: size, SHA256: sumOf(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(pw)
+	direct("CreatePart", &pw.(*partWriter).wb, size)
+	if err := pw.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sum, n, err := s.HashAssembly(ctx, "asm"); err != nil || sum != sumOf(data) || n != size {
+		t.Errorf("HashAssembly = %s, %d, %v; want %s", sum, n, err, sumOf(data))
+	}
+
+	aw, err := s.Append(ctx, "app", 0, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(aw)
+	direct("Append", &aw.(*appendWriter).wb, size)
+	if err := aw.Commit(ctx, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := s.Appended(ctx, "app"); err != nil || n != size {
+		t.Errorf("Appended = %d, %v; want %d", n, err, size)
+	}
+}
+
+// read returns the object under key, whole.
+func read(t *testing.T, s *Store, key string) []byte {
+	t.Helper()
+	r, err := s.Open(context.Background(), key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
