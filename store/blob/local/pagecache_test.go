@@ -60,7 +60,7 @@ func TestDirectWritesLandWhole(t *testing.T) {
 		base   int64
 		cuts   []int // where the writes end
 		from   []byte
-		direct bool // expect direct writes where the file system takes them
+		direct bool  // expect direct writes where the file system takes them
 		size   int64 // the writer's size (viaCacheFor), 0: none given
 	}{
 		{"aligned, whole stages", 0, []int{stageSize, 3 * stageSize, len(data)}, *big, true, 0},
