@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -80,10 +81,13 @@ func durableCopy(src, dir string, direct bool) error {
 	defer os.Remove(out.Name())
 	if direct {
 		err = copyDirect(out, in)
-	} else {
-		// The wrappers hide ReadFrom/WriteTo, so that the kernel's
-		// copy_file_range cannot short-cut the copy.
-		_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, copyBuf))
+	}
+	if !direct || errors.Is(err, errNoDirect) { // nothing written yet
+		if _, err = in.Seek(0, io.SeekStart); err == nil {
+			// The wrappers hide ReadFrom/WriteTo, so that the kernel's
+			// copy_file_range cannot short-cut the copy.
+			_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, copyBuf))
+		}
 	}
 	if err != nil {
 		out.Close()
@@ -106,6 +110,10 @@ func durableCopy(src, dir string, direct bool) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// errNoDirect says that the file system refused O_DIRECT before anything
+// was written: durableCopy then copies through the page cache.
+var errNoDirect = errors.New("the file system refuses O_DIRECT")
 
 // copyBuf is the write size of the page-cache copy: the fastest on this
 // machine. On its VM, writes of 1 MiB into a new file cost far more

@@ -1,8 +1,12 @@
+//go:build linux
+
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -10,11 +14,14 @@ import (
 
 // copyDirect copies in to out (new and empty): whole aligned MiBs with
 // O_DIRECT, read ahead on a second goroutine, then the tail (less than a
-// page) through the page cache. Where the file system refuses O_DIRECT,
-// every byte goes through the page cache. The caller fsyncs.
+// page) through the page cache. Where the file system refuses O_DIRECT it
+// returns errNoDirect, having written nothing. The caller fsyncs.
 func copyDirect(out, in *os.File) error {
 	const size, align = 1 << 20, 4096
-	direct := setODirect(out, true) == nil
+	if err := setODirect(out, true); err != nil {
+		return errNoDirect
+	}
+	direct, first := true, true
 	type chunk struct {
 		b   []byte
 		err error
@@ -26,8 +33,12 @@ func copyDirect(out, in *os.File) error {
 		free <- b[skip : skip+size]
 	}
 	done := make(chan struct{})
+	var reader sync.WaitGroup
+	defer reader.Wait() // in's offset is the caller's again (after errNoDirect it reads in from the start)
 	defer close(done)
+	reader.Add(1)
 	go func() {
+		defer reader.Done()
 		for {
 			var b []byte
 			select {
@@ -48,10 +59,14 @@ func copyDirect(out, in *os.File) error {
 	for c := range full {
 		b := c.b
 		if whole := len(b) &^ (align - 1); direct && whole > 0 {
-			if _, err := out.Write(b[:whole]); err != nil {
+			if m, err := out.Write(b[:whole]); err != nil {
+				if first && m == 0 && errors.Is(err, unix.EINVAL) {
+					setODirect(out, false)
+					return errNoDirect
+				}
 				return err
 			}
-			b = b[whole:]
+			b, first = b[whole:], false
 		}
 		if len(b) > 0 {
 			if direct {

@@ -6,10 +6,19 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"unsafe"
 )
 
 // copyBufs are the buffers of every copy the core makes.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// They are aligned to a page, so that a store writing with direct I/O
+// (the local store) takes them without a copy (copyFull).
+var copyBufs = sync.Pool{New: func() any {
+	const size, page = 1 << 20, 4096
+	b := make([]byte, size+page)
+	skip := (page - int(uintptr(unsafe.Pointer(&b[0]))%page)) % page
+	b = b[skip : skip+size : skip+size]
+	return &b
+}}
 
 // errWrite wraps an error of copyHashing's destination, so that a caller
 // can tell the store failing from the body ending early.
@@ -85,11 +94,16 @@ func copyHashing(dst io.Writer, src io.Reader, h io.Writer) (n int64, err error)
 // (the local store's direct I/O) then takes every write but the last
 // without copying it. A socket's reads come in pieces of any size, which
 // io.CopyBuffer would hand on as they come. It returns the bytes dst took
-// and the first error, src's io.EOF excepted.
+// and the first error, src's io.EOF excepted (src's own io.ErrUnexpectedEOF,
+// a cut-off body, is an error).
 func copyFull(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 	var n int64
+	in := &lastErr{r: src}
 	for {
-		m, rerr := io.ReadFull(src, buf)
+		m, rerr := io.ReadFull(in, buf)
+		if rerr == io.ErrUnexpectedEOF && in.err == io.EOF { // short at src's end
+			rerr = io.EOF
+		}
 		if m > 0 {
 			wn, werr := dst.Write(buf[:m])
 			n += int64(wn)
@@ -101,12 +115,26 @@ func copyFull(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 			}
 		}
 		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+		case rerr == io.EOF:
 			return n, nil
 		case rerr != nil:
 			return n, rerr
 		}
 	}
+}
+
+// lastErr remembers the last error of the reader it wraps.
+type lastErr struct {
+	r   io.Reader
+	err error
+}
+
+func (l *lastErr) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil {
+		l.err = err
+	}
+	return n, err
 }
 
 // hashStream returns the hex SHA-256 of what r yields, and its length.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -109,3 +110,27 @@ func BenchmarkReceiveHashing(b *testing.B) {
 		})
 	}
 }
+
+// copyFull hands on whole buffers, whatever the pieces src yields, and
+// tells src's clean end from a body cut off.
+func TestCopyFullWritesWholeBuffers(t *testing.T) {
+	data := randomBytes(5<<19 + 123) // 2.5 MiB and a bit
+	var sizes []int
+	dst := writerFunc(func(b []byte) (int, error) { sizes = append(sizes, len(b)); return len(b), nil })
+	buf := *copyBufs.Get().(*[]byte)
+	n, err := copyFull(dst, iotest.HalfReader(bytes.NewReader(data)), buf)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("copyFull = %d, %v; want %d, nil", n, err, len(data))
+	}
+	if want := []int{1 << 20, 1 << 20, len(data) - 2<<20}; !slices.Equal(sizes, want) {
+		t.Errorf("writes of %v, want %v", sizes, want)
+	}
+	cut := io.MultiReader(bytes.NewReader(data[:1000]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if n, err := copyFull(dst, cut, buf); !errors.Is(err, io.ErrUnexpectedEOF) || n != 1000 {
+		t.Errorf("copyFull of a body cut off = %d, %v; want 1000, io.ErrUnexpectedEOF", n, err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -41,3 +41,9 @@ func setDirect(f *os.File, on bool) error {
 func refused(err error) bool {
 	return errors.Is(err, unix.EINVAL) || errors.Is(err, errDirectRefused)
 }
+
+// isDirect reports whether f is in direct mode (for tests).
+func isDirect(f *os.File) bool {
+	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	return err == nil && flags&unix.O_DIRECT != 0
+}

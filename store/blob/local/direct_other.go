@@ -15,3 +15,6 @@ func setDirect(*os.File, bool) error { return errDirectRefused }
 
 // refused reports whether err is a refusal of direct I/O.
 func refused(err error) bool { return errors.Is(err, errDirectRefused) }
+
+// isDirect reports whether f is in direct mode: never here.
+func isDirect(*os.File) bool { return false }

@@ -98,10 +98,16 @@ type writeback struct {
 	direct     int8  // 0: not tried; 1: f is in direct mode; -1: f is not (or cannot be)
 	noDirect   bool  // the file system refused direct I/O: page cache only
 	directN    int64 // bytes written with direct I/O (for tests)
+	copied     int64 // bytes copied into the stage (for tests)
+	err        error // the first error: every later write, and flush, return it
 }
 
-// writeAt writes b to f at base plus the bytes taken so far.
+// writeAt writes b to f at base plus the bytes taken so far. After an
+// error it takes nothing more.
 func (wb *writeback) writeAt(f *os.File, base int64, b []byte) (int, error) {
+	if wb.err != nil {
+		return 0, wb.err
+	}
 	var n int
 	for n < len(b) {
 		pos := base + wb.n // where b[n] goes
@@ -109,17 +115,18 @@ func (wb *writeback) writeAt(f *os.File, base int64, b []byte) (int, error) {
 		var m int
 		var err error
 		switch {
+		case wb.staged > 0: // fill the stage; write it once full (through the page cache if direct I/O was refused meanwhile)
+			m = copy((*wb.stage)[wb.staged:], rest)
+			wb.staged += m
+			wb.n += int64(m)
+			wb.copied += int64(m)
+			if wb.staged == len(*wb.stage) {
+				err = wb.flushStage(f, base, false)
+			}
 		case wb.noDirect:
 			m, err = wb.cached(f, base, rest)
 		case wb.n < wb.viaCache:
 			m, err = wb.cached(f, base, rest[:min(int64(len(rest)), wb.viaCache-wb.n)])
-		case wb.staged > 0: // fill the stage; write it once full
-			m = copy((*wb.stage)[wb.staged:], rest)
-			wb.staged += m
-			wb.n += int64(m)
-			if wb.staged == len(*wb.stage) {
-				err = wb.flushStage(f, base, false)
-			}
 		case pos%directAlign != 0: // the head, up to the next block
 			m, err = wb.cached(f, base, rest[:min(len(rest), int(directAlign-pos%directAlign))])
 		case len(rest) >= stageSize && aligned(rest): // straight from the caller's buffer
@@ -132,12 +139,14 @@ func (wb *writeback) writeAt(f *os.File, base int64, b []byte) (int, error) {
 			m = copy(*wb.stage, rest)
 			wb.staged = m
 			wb.n += int64(m)
+			wb.copied += int64(m)
 			if wb.staged == len(*wb.stage) {
 				err = wb.flushStage(f, base, false)
 			}
 		}
 		n += m
 		if err != nil {
+			wb.err = err
 			return n, err
 		}
 	}
@@ -228,8 +237,8 @@ func (wb *writeback) flushStage(f *os.File, base int64, last bool) error {
 // out of direct mode (for whoever reads it next). Every commit calls it
 // before its fsync.
 func (wb *writeback) flush(f *os.File, base int64) error {
-	var err error
-	if wb.staged > 0 {
+	err := wb.err
+	if err == nil && wb.staged > 0 {
 		err = wb.flushStage(f, base, true)
 	}
 	wb.release()

@@ -80,15 +80,27 @@ func TestDirectWritesLandWhole(t *testing.T) {
 			if tc.size != 0 {
 				wb.viaCache = viaCacheFor(tc.size)
 			}
-			prev := 0
+			prev, wasDirect := 0, false
 			for _, c := range tc.cuts {
 				if n, err := wb.writeAt(f, tc.base, tc.from[prev:c]); n != c-prev || err != nil {
 					t.Fatalf("writeAt(%d bytes) = %d, %v", c-prev, n, err)
 				}
+				wasDirect = wasDirect || isDirect(f)
 				prev = c
 			}
 			if err := wb.flush(f, tc.base); err != nil {
 				t.Fatal(err)
+			}
+			if isDirect(f) {
+				t.Error("the file is still in direct mode after flush")
+			}
+			if tc.direct && direct && !wasDirect {
+				t.Error("the file was never in direct mode")
+			}
+			// Whole blocks from an aligned buffer go without a copy: only
+			// the tail, less than a block, is staged.
+			if tail := int64(prev % directAlign); tc.name == "aligned, whole stages" && wb.copied != tail {
+				t.Errorf("%d bytes were copied into the stage, want the tail's %d", wb.copied, tail)
 			}
 			if wb.n != int64(prev) || wb.stage != nil {
 				t.Errorf("after %d bytes the writeback counts %d, stage kept: %v", prev, wb.n, wb.stage != nil)
@@ -168,6 +180,9 @@ func TestWritersOfLargeFilesGoDirect(t *testing.T) {
 	}
 	write(pw)
 	direct("CreatePart", &pw.(*partWriter).wb, size)
+	if !isDirect(pw.(*partWriter).f) {
+		t.Error("CreatePart: the data file is not in direct mode")
+	}
 	if err := pw.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +217,25 @@ func read(t *testing.T, s *Store, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// After an error a writeback takes nothing more, and its flush fails, so
+// that no commit follows a write that failed.
+func TestWritebackKeepsItsFirstError(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close() // every write fails
+	for _, wb := range []*writeback{{}, {noDirect: true}} {
+		if _, err := wb.writeAt(f, 0, *alignedBuf(stageSize)); err == nil {
+			t.Fatal("a write to a closed file succeeded")
+		}
+		if n, err := wb.writeAt(f, 0, []byte("more")); n != 0 || err == nil {
+			t.Errorf("a write after an error = %d, %v; want 0 and the error", n, err)
+		}
+		if err := wb.flush(f, 0); err == nil {
+			t.Error("flush after an error succeeded")
+		}
+	}
 }
