@@ -66,7 +66,7 @@ func (s *FileService) uploadOpen(ctx context.Context, path string, fi os.FileInf
 	if !resumed {
 		st.save(up)
 	}
-	od := newOpenDigest(fi.Size(), partSize, l.ChainedParts)
+	od := newOpenDigest(fi.Size(), partSize, up.chained(l, partSize))
 	base := "/api/v0/file/" + url.PathEscape(up.FileID) + "/multipart/" + url.PathEscape(up.UploadID)
 	f, err = s.sendOpen(ctx, file, base, up, od, cfg, tr)
 	switch {

@@ -67,6 +67,18 @@ func (s *FileService) uploadParts(ctx context.Context, path string, rec *File, d
 			return nil, fmt.Errorf("perseus: the server answered a multipart upload of %d bytes in %d parts of %d; asked for %d in %d of %d",
 				up.Size, up.PartCount, up.PartSize, d.size, len(d.parts), d.partSize)
 		}
+		if d.from != nil && up.ChainedParts != nil && !*up.ChainedParts {
+			// Begun by a replica whose store takes no chained parts: each
+			// part goes by its own SHA-256, which takes a second read.
+			hd, err := hashParts(ctx, path, d.partSize)
+			if err != nil {
+				return nil, err
+			}
+			if hd.hash != d.hash || hd.size != d.size {
+				return nil, fmt.Errorf("perseus: %s changed while being uploaded", path)
+			}
+			d = hd
+		}
 		// Parts already stored count only if they hold this file's bytes.
 		held, heldBytes := map[int]bool{}, int64(0)
 		for _, p := range up.Parts {
@@ -205,6 +217,21 @@ type multipartUpload struct {
 	PartSize  int64        `json:"partSize"`
 	PartCount int          `json:"partCount"`
 	Parts     []storedPart `json:"parts"`
+	// ChainedParts says whether this upload takes chained parts; nil from
+	// a server that does not say, whose /api/v0/limits stands.
+	ChainedParts *bool `json:"chainedParts"`
+}
+
+// chained reports whether the parts of up, of partSize bytes, go chained:
+// as up says, else as the server's limits said (l), and only at SHA-256
+// block boundaries. Replicas may differ (a change of --s3-parts rolling
+// out): the upload's own answer is the one that counts.
+func (up multipartUpload) chained(l Limits, partSize int64) bool {
+	c := l.ChainedParts
+	if up.ChainedParts != nil {
+		c = *up.ChainedParts
+	}
+	return c && (partSize%sha256chain.BlockSize == 0 || up.PartCount == 1)
 }
 
 // storedPart is a part the server holds, as it answers.

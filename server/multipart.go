@@ -55,6 +55,10 @@ type multipartResponse struct {
 	PartSize  int64      `json:"partSize"`
 	PartCount int        `json:"partCount"`
 	Parts     []partInfo `json:"parts"`
+	// ChainedParts: whether this upload takes chained parts (see
+	// ingest.Upload), which may differ from /api/v0/limits while replicas
+	// differ in --s3-parts.
+	ChainedParts bool `json:"chainedParts"`
 }
 
 type partInfo struct {
@@ -108,7 +112,7 @@ type partURL struct {
 
 func writeUpload(w http.ResponseWriter, status int, u ingest.Upload) {
 	res := multipartResponse{UploadID: u.ID, FileID: u.FileID, Size: u.Size, PartSize: u.PartSize,
-		PartCount: u.PartCount, Parts: make([]partInfo, len(u.Parts))}
+		PartCount: u.PartCount, Parts: make([]partInfo, len(u.Parts)), ChainedParts: u.ChainedParts}
 	for i, p := range u.Parts {
 		res.Parts[i] = toPartInfo(p)
 	}

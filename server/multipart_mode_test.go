@@ -1,9 +1,20 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	perseus "github.com/perseus-go/perseus"
 )
 
 // An upload keeps the way it began when --s3-parts changes, or differs
@@ -19,13 +30,16 @@ func TestMultipartOnS3KeepsTheWayItBegan(t *testing.T) {
 		id := e.pendingFile(content).Rec.ID
 		parts, refs := split(content, partSize)
 		old, _ := direct.start(id, int64(len(content)), partSize)
+		if old.ChainedParts {
+			t.Fatalf("start on the direct server: %+v, want chainedParts false", old)
+		}
 		if status, body := direct.put(direct.urls(id, old.UploadID, refs[0])[0], parts[0]); status != http.StatusOK {
 			t.Fatalf("PUT part 1 straight to S3: %d %s", status, body)
 		}
 		// The relaying server starts an upload of its own, chained.
 		up, status := relay.start(id, int64(len(content)), partSize)
-		if status != http.StatusCreated || up.UploadID == old.UploadID {
-			t.Fatalf("start on the relaying server = %d %+v: want a new upload, not %s", status, up, old.UploadID)
+		if status != http.StatusCreated || up.UploadID == old.UploadID || !up.ChainedParts {
+			t.Fatalf("start on the relaying server = %d %+v: want a new upload, not %s, with chainedParts", status, up, old.UploadID)
 		}
 		// The old one takes no chained parts, and says why.
 		_, chained := chain(t, content, partSize)
@@ -57,10 +71,11 @@ func TestMultipartOnS3KeepsTheWayItBegan(t *testing.T) {
 			t.Fatalf("PUT part 1 through the relaying server: %d %s", status, body)
 		}
 		// A client that chained its parts, asking the direct server to
-		// start, gets its relayed upload back, with part 1 held.
+		// start, gets its relayed upload back, with part 1 held, and told
+		// that it takes chained parts (the direct server's limits say not).
 		again, status := direct.start(id, int64(len(content)), partSize)
-		if status != http.StatusOK || again.UploadID != up.UploadID || len(again.Parts) != 1 {
-			t.Fatalf("start on the direct server = %d %+v: want upload %s resumed, part 1 held", status, again, up.UploadID)
+		if status != http.StatusOK || again.UploadID != up.UploadID || len(again.Parts) != 1 || !again.ChainedParts {
+			t.Fatalf("start on the direct server = %d %+v: want upload %s resumed, part 1 held, chainedParts", status, again, up.UploadID)
 		}
 		// The direct server hands out no URL of the store for it: its parts
 		// still go through a server, chained.
@@ -76,4 +91,64 @@ func TestMultipartOnS3KeepsTheWayItBegan(t *testing.T) {
 		}
 		e.wantOnlyContent(id, content)
 	})
+}
+
+// While replicas differ in --s3-parts, the SDK chains its parts as the
+// upload says, not as /api/v0/limits said: here the limits come from a
+// relaying replica (chainedParts) and the upload begins on a direct one,
+// whose parts go straight to S3 by their own SHA-256. Before the start
+// answer said so, this was refused (400 invalid_parts).
+func TestSDKFollowsTheUploadsWayOverTheLimits(t *testing.T) {
+	const partSize = 5 << 20
+	e := newS3Env(t, directParts(false))
+	relay, direct := e.url, e.replica(directParts(true))
+	toRelay, toDirect := mustParse(t, relay), mustParse(t, direct)
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := toDirect
+		if r.URL.Path == "/api/v0/limits" {
+			to = toRelay
+		}
+		httputil.NewSingleHostReverseProxy(to).ServeHTTP(w, r)
+	}))
+	t.Cleanup(lb.Close)
+	client, err := perseus.NewClient(perseus.WithHost(lb.URL), perseus.WithAPIKey(keyA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := client.File.Limits(context.Background()); err != nil || !l.ChainedParts {
+		t.Fatalf("limits through the balancer = %+v, %v: want the relaying replica's chainedParts", l, err)
+	}
+	for _, hashFirst := range []bool{false, true} { // one pass (the default); hashed first
+		content := randomBytes(2*partSize + 9)
+		path := filepath.Join(t.TempDir(), "f.bin")
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := client.File.UploadFile(context.Background(), path, perseus.WithPartSize(partSize),
+			perseus.WithHashFirst(hashFirst), perseus.WithResumeDir(t.TempDir()))
+		if err != nil {
+			t.Fatalf("hash first %v: upload through a direct replica with a relaying replica's limits: %v", hashFirst, err)
+		}
+		if f.Status != perseus.StatusUploaded || f.SourceHash != sumHex(content) {
+			t.Fatalf("hash first %v: upload = %+v, want uploaded with sha256 %s", hashFirst, f, sumHex(content))
+		}
+		var got bytes.Buffer
+		if _, err := client.File.DownloadFile(context.Background(), f.ID, &got); err != nil || !bytes.Equal(got.Bytes(), content) {
+			t.Fatalf("hash first %v: download of the upload: %d bytes, %v; want the %d uploaded", hashFirst, got.Len(), err, len(content))
+		}
+	}
+}
+
+func sumHex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -49,6 +49,10 @@ type Upload struct {
 	Size, PartSize int64
 	PartCount      int
 	Parts          []blob.Part // stored so far, one per number
+	// ChainedParts says whether this upload takes chained parts (From):
+	// the server's chainedParts when it began, which a client should
+	// follow over /api/v0/limits, since replicas may differ meanwhile.
+	ChainedParts bool
 }
 
 // PartRef names a part: by its own SHA-256, or when chained (From set) by
@@ -181,7 +185,7 @@ func (c *Core) describe(ctx context.Context, rec meta.File, sess session) (Uploa
 		return Upload{}, err
 	}
 	u := Upload{ID: sess.tok.String(), FileID: rec.ID, Size: sess.tok.size, PartSize: sess.tok.partSize,
-		PartCount: sess.tok.count(), Parts: []blob.Part{}}
+		PartCount: sess.tok.count(), Parts: []blob.Part{}, ChainedParts: c.parts.chainedFor(sess.tok)}
 	seen := map[int]int{}
 	for _, p := range stored {
 		if p.Number < 1 || p.Number > sess.tok.count() {
