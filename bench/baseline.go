@@ -21,16 +21,35 @@ func goSHA256(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	h := sha256.New()
+	err = readAhead(f, [][]byte{make([]byte, 1<<20), make([]byte, 1<<20)}, func(b []byte) error {
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readAhead reads r to its end into bufs, in turn, on a second goroutine,
+// and hands each filled buffer (the last one short) to fn, in order, while
+// the next are read. It returns fn's first error or r's (io.EOF excepted),
+// once the reading goroutine has ended: r is the caller's again.
+func readAhead(r io.Reader, bufs [][]byte, fn func([]byte) error) error {
 	type chunk struct {
 		b   []byte
 		err error
 	}
-	full, free := make(chan chunk, 2), make(chan []byte, 2)
-	free <- make([]byte, 1<<20)
-	free <- make([]byte, 1<<20)
+	full, free := make(chan chunk, len(bufs)), make(chan []byte, len(bufs))
+	for _, b := range bufs {
+		free <- b
+	}
 	done := make(chan struct{})
+	var reader sync.WaitGroup
+	defer reader.Wait()
 	defer close(done)
-	go func() {
+	reader.Go(func() {
 		for {
 			var b []byte
 			select {
@@ -38,28 +57,31 @@ func goSHA256(path string) (string, error) {
 			case <-done:
 				return
 			}
-			n, err := io.ReadFull(f, b)
+			n, err := io.ReadFull(r, b)
 			if err == io.ErrUnexpectedEOF {
 				err = io.EOF
 			}
-			full <- chunk{b[:n], err}
+			full <- chunk{b[:n], err} // never blocks: full holds every buffer
 			if err != nil {
 				return
 			}
 		}
-	}()
-	h := sha256.New()
+	})
 	for c := range full {
-		h.Write(c.b)
+		if len(c.b) > 0 {
+			if err := fn(c.b); err != nil {
+				return err
+			}
+		}
 		if c.err == io.EOF {
-			break
+			return nil
 		}
 		if c.err != nil {
-			return "", c.err
+			return c.err
 		}
 		free <- c.b[:cap(c.b)]
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
 }
 
 // durableCopy copies src into a new file in dir the way a careful store

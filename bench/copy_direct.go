@@ -4,9 +4,7 @@ package main
 
 import (
 	"errors"
-	"io"
 	"os"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,43 +19,14 @@ func copyDirect(out, in *os.File) error {
 	if err := setODirect(out, true); err != nil {
 		return errNoDirect
 	}
-	direct, first := true, true
-	type chunk struct {
-		b   []byte
-		err error
-	}
-	full, free := make(chan chunk, 2), make(chan []byte, 2)
+	var bufs [][]byte
 	for range 2 {
 		b := make([]byte, size+align)
 		skip := (align - int(uintptr(unsafe.Pointer(&b[0]))%align)) % align
-		free <- b[skip : skip+size]
+		bufs = append(bufs, b[skip:skip+size])
 	}
-	done := make(chan struct{})
-	var reader sync.WaitGroup
-	defer reader.Wait() // in's offset is the caller's again (after errNoDirect it reads in from the start)
-	defer close(done)
-	reader.Add(1)
-	go func() {
-		defer reader.Done()
-		for {
-			var b []byte
-			select {
-			case b = <-free:
-			case <-done:
-				return
-			}
-			n, err := io.ReadFull(in, b)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
-			full <- chunk{b[:n], err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	for c := range full {
-		b := c.b
+	direct, first := true, true
+	return readAhead(in, bufs, func(b []byte) error {
 		if whole := len(b) &^ (align - 1); direct && whole > 0 {
 			if m, err := out.Write(b[:whole]); err != nil {
 				if first && m == 0 && errors.Is(err, unix.EINVAL) {
@@ -68,7 +37,7 @@ func copyDirect(out, in *os.File) error {
 			}
 			b, first = b[whole:], false
 		}
-		if len(b) > 0 {
+		if len(b) > 0 { // the tail, once: through the page cache
 			if direct {
 				if err := setODirect(out, false); err != nil {
 					return err
@@ -79,15 +48,8 @@ func copyDirect(out, in *os.File) error {
 				return err
 			}
 		}
-		if c.err == io.EOF {
-			return nil
-		}
-		if c.err != nil {
-			return c.err
-		}
-		free <- c.b[:cap(c.b)]
-	}
-	return nil
+		return nil
+	})
 }
 
 // setODirect turns O_DIRECT on or off for f.

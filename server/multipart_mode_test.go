@@ -3,12 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +99,7 @@ func TestSDKFollowsTheUploadsWayOverTheLimits(t *testing.T) {
 	const partSize = 5 << 20
 	e := newS3Env(t, directParts(false))
 	relay, direct := e.url, e.replica(directParts(true))
-	toRelay, toDirect := mustParse(t, relay), mustParse(t, direct)
+	toRelay, toDirect := mustParseURL(t, relay), mustParseURL(t, direct)
 	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := toDirect
 		if r.URL.Path == "/api/v0/limits" {
@@ -129,26 +126,12 @@ func TestSDKFollowsTheUploadsWayOverTheLimits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("hash first %v: upload through a direct replica with a relaying replica's limits: %v", hashFirst, err)
 		}
-		if f.Status != perseus.StatusUploaded || f.SourceHash != sumHex(content) {
-			t.Fatalf("hash first %v: upload = %+v, want uploaded with sha256 %s", hashFirst, f, sumHex(content))
+		if f.Status != perseus.StatusUploaded || f.SourceHash != hashOf(content) {
+			t.Fatalf("hash first %v: upload = %+v, want uploaded with sha256 %s", hashFirst, f, hashOf(content))
 		}
 		var got bytes.Buffer
 		if _, err := client.File.DownloadFile(context.Background(), f.ID, &got); err != nil || !bytes.Equal(got.Bytes(), content) {
 			t.Fatalf("hash first %v: download of the upload: %d bytes, %v; want the %d uploaded", hashFirst, got.Len(), err, len(content))
 		}
 	}
-}
-
-func sumHex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-func mustParse(t *testing.T, raw string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
