@@ -104,3 +104,28 @@ func TestPlanParts(t *testing.T) {
 		}
 	}
 }
+
+// An upload's own chainedParts counts over the limits'; a server that does
+// not say leaves the limits' word; either way only at SHA-256 blocks.
+func TestMultipartUploadChained(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		said      *bool
+		limits    bool
+		partSize  int64
+		partCount int
+		want      bool
+	}{
+		{nil, true, 1 << 20, 4, true},
+		{nil, false, 1 << 20, 4, false},
+		{&no, true, 1 << 20, 4, false},
+		{&yes, false, 1 << 20, 4, true},
+		{&yes, true, 1<<20 + 1, 4, false},
+		{&yes, true, 1<<20 + 1, 1, true},
+	} {
+		up := multipartUpload{ChainedParts: tc.said, PartSize: tc.partSize, PartCount: tc.partCount}
+		if got := up.chained(Limits{ChainedParts: tc.limits}, tc.partSize); got != tc.want {
+			t.Errorf("said %v, limits %v, part size %d of %d: chained = %v, want %v", tc.said != nil && *tc.said, tc.limits, tc.partSize, tc.partCount, got, tc.want)
+		}
+	}
+}

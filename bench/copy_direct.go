@@ -23,7 +23,7 @@ func copyDirect(out, in *os.File) error {
 	for range 2 {
 		b := make([]byte, size+align)
 		skip := (align - int(uintptr(unsafe.Pointer(&b[0]))%align)) % align
-		bufs = append(bufs, b[skip:skip+size])
+		bufs = append(bufs, b[skip:skip+size:skip+size])
 	}
 	direct, first := true, true
 	return readAhead(in, bufs, func(b []byte) error {

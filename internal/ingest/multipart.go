@@ -185,7 +185,7 @@ func (c *Core) describe(ctx context.Context, rec meta.File, sess session) (Uploa
 		return Upload{}, err
 	}
 	u := Upload{ID: sess.tok.String(), FileID: rec.ID, Size: sess.tok.size, PartSize: sess.tok.partSize,
-		PartCount: sess.tok.count(), Parts: []blob.Part{}, ChainedParts: c.parts.chainedFor(sess.tok)}
+		PartCount: sess.tok.count(), Parts: []blob.Part{}, ChainedParts: c.takesChained(sess.tok)}
 	seen := map[int]int{}
 	for _, p := range stored {
 		if p.Number < 1 || p.Number > sess.tok.count() {
@@ -263,6 +263,12 @@ func (c *Core) PartTargets(ctx context.Context, tenant, id, upload string, refs 
 // this server's chainedParts may send: chained ones, if it offers them.
 func (c *Core) resumable(tok uploadToken) bool { return c.parts.chainedFor(tok) || !c.parts.chained() }
 
+// takesChained reports whether upload tok takes chained parts: its way
+// allows them, and its parts end at SHA-256 block boundaries.
+func (c *Core) takesChained(tok uploadToken) bool {
+	return c.parts.chainedFor(tok) && (tok.count() == 1 || tok.partSize%sha256chain.BlockSize == 0)
+}
+
 // checkRefs checks part references against the upload's plan and returns
 // them with hashes in lower case.
 func (c *Core) checkRefs(refs []PartRef, tok uploadToken) ([]PartRef, error) {
@@ -284,7 +290,7 @@ func (c *Core) checkRefs(refs []PartRef, tok uploadToken) ([]PartRef, error) {
 		case !c.parts.chainedFor(tok) && c.parts.chained():
 			return nil, failf(ErrInvalidParts, "part %d has a from: this upload's parts go straight to the store (it was begun by a server with --s3-parts direct), which takes no chained parts; name each part by its own sha256, or start a new upload", ref.Number)
 		case !c.parts.chainedFor(tok):
-			return nil, failf(ErrInvalidParts, "part %d has a from: this server's store does not take chained parts (see chainedParts in /api/v0/limits); name each part by its own sha256", ref.Number)
+			return nil, failf(ErrInvalidParts, "part %d has a from: this upload takes no chained parts (see chainedParts in its answer); name each part by its own sha256", ref.Number)
 		case !ok:
 			return nil, failf(ErrInvalidParts, "part %d: from %q is not a SHA-256 chaining value (64 hex digits)", ref.Number, ref.From)
 		case tok.count() > 1 && tok.partSize%sha256chain.BlockSize != 0:
