@@ -5,8 +5,8 @@ package main
 import (
 	"errors"
 	"os"
-	"unsafe"
 
+	"github.com/perseus-go/perseus/internal/aligned"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,9 +21,7 @@ func copyDirect(out, in *os.File) error {
 	}
 	var bufs [][]byte
 	for range 2 {
-		b := make([]byte, size+align)
-		skip := (align - int(uintptr(unsafe.Pointer(&b[0]))%align)) % align
-		bufs = append(bufs, b[skip:skip+size:skip+size])
+		bufs = append(bufs, aligned.Bytes(size))
 	}
 	direct, first := true, true
 	return readAhead(in, bufs, func(b []byte) error {

@@ -6,19 +6,14 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"unsafe"
+
+	"github.com/perseus-go/perseus/internal/aligned"
 )
 
 // copyBufs are the buffers of every copy the core makes.
 // They are aligned to a page, so that a store writing with direct I/O
 // (the local store) takes them without a copy (copyFull).
-var copyBufs = sync.Pool{New: func() any {
-	const size, page = 1 << 20, 4096
-	b := make([]byte, size+page)
-	skip := (page - int(uintptr(unsafe.Pointer(&b[0]))%page)) % page
-	b = b[skip : skip+size : skip+size]
-	return &b
-}}
+var copyBufs = sync.Pool{New: func() any { b := aligned.Bytes(1 << 20); return &b }}
 
 // errWrite wraps an error of copyHashing's destination, so that a caller
 // can tell the store failing from the body ending early.
@@ -98,10 +93,10 @@ func copyHashing(dst io.Writer, src io.Reader, h io.Writer) (n int64, err error)
 // a cut-off body, is an error).
 func copyFull(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 	var n int64
-	in := &lastErr{r: src}
+	in := &readErr{r: src}
 	for {
 		m, rerr := io.ReadFull(in, buf)
-		if rerr == io.ErrUnexpectedEOF && in.err == io.EOF { // short at src's end
+		if rerr == io.ErrUnexpectedEOF && in.err == nil { // short at src's end, not cut off
 			rerr = io.EOF
 		}
 		if m > 0 {
@@ -121,20 +116,6 @@ func copyFull(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 			return n, rerr
 		}
 	}
-}
-
-// lastErr remembers the last error of the reader it wraps.
-type lastErr struct {
-	r   io.Reader
-	err error
-}
-
-func (l *lastErr) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	if err != nil {
-		l.err = err
-	}
-	return n, err
 }
 
 // hashStream returns the hex SHA-256 of what r yields, and its length.

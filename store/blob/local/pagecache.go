@@ -4,7 +4,8 @@ import (
 	"cmp"
 	"os"
 	"sync"
-	"unsafe"
+
+	"github.com/perseus-go/perseus/internal/aligned"
 )
 
 // maxWrite is the most one buffered write(2) hands the page cache. ext4
@@ -46,7 +47,7 @@ const writebackStep = 8 << 20
 // directAlign is the alignment direct I/O asks of the buffer's address,
 // the file offset and the length: the page size, a multiple of any
 // logical block size a disk has here.
-const directAlign = 4096
+const directAlign = aligned.Page
 
 // stageSize is the size of a writer's stage, and of its direct writes;
 // also the size below which a file is small (writeback.viaCache).
@@ -67,18 +68,8 @@ func viaCacheFor(size int64) int64 {
 
 var stages = sync.Pool{New: func() any { return alignedBuf(stageSize) }}
 
-// alignedBuf returns n bytes at an address aligned to directAlign.
-func alignedBuf(n int) *[]byte {
-	b := make([]byte, n+directAlign)
-	skip := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
-	b = b[skip : skip+n : skip+n]
-	return &b
-}
-
-// aligned reports whether b begins at an address aligned to directAlign.
-func aligned(b []byte) bool {
-	return len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%directAlign == 0
-}
+// alignedBuf returns n bytes at a page-aligned address.
+func alignedBuf(n int) *[]byte { b := aligned.Bytes(n); return &b }
 
 // writeback writes a file front to back: whole blocks with direct I/O
 // where it can, the rest through the page cache, at most maxWrite bytes
@@ -129,7 +120,7 @@ func (wb *writeback) writeAt(f *os.File, base int64, b []byte) (int, error) {
 			m, err = wb.cached(f, base, rest[:min(int64(len(rest)), wb.viaCache-wb.n)])
 		case pos%directAlign != 0: // the head, up to the next block
 			m, err = wb.cached(f, base, rest[:min(len(rest), int(directAlign-pos%directAlign))])
-		case len(rest) >= stageSize && aligned(rest): // straight from the caller's buffer
+		case len(rest) >= stageSize && aligned.Is(rest): // straight from the caller's buffer
 			m, err = wb.writeDirect(f, pos, rest[:len(rest)&^(directAlign-1)])
 			wb.n += int64(m)
 		default:
