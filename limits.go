@@ -23,6 +23,9 @@ type Limits struct {
 	BatchCreate          int    `json:"batchCreate"`          // most files one batch create makes (CreateFiles); 0: none
 	BatchContent         int    `json:"batchContent"`         // most files whose bytes one batch upload takes (UploadFiles); 0: none
 	BatchContentMaxBytes int64  `json:"batchContentMaxBytes"` // most bytes of content one batch upload takes; 0: none
+	Tus                  string `json:"tus"`                  // the path of the server's tus 1.0 endpoint; "": none
+	TusMaxSize           int64  `json:"tusMaxSize"`           // largest upload the tus endpoint takes; 0: no bound declared
+	FileChecksum         string `json:"fileChecksum"`         // the whole-file checksum the tus endpoint checks with an upload's last bytes: "crc64nvme", or "": none
 }
 
 type limitsCache struct {

@@ -10,9 +10,12 @@ import (
 	"github.com/perseus-go/perseus/internal/sha256chain"
 )
 
-// UploadFile sends a file one of three ways, each in a file of its own:
-// upload_put.go (one PUT), upload_parts.go (in parts, resumable) and
-// upload_stream.go (before hashing, opt-in). UploadFiles (upload_many.go)
+// UploadFile sends a file one of these ways, each in a file of its own:
+// upload_put.go (one PUT), upload_parts.go (in parts, resumable),
+// upload_resumable.go (a new large file in order through tus, before
+// hashing, resumable: the default where offered), upload_open.go (a new
+// large file in parts before hashing, resumable) and upload_stream.go
+// (before hashing, not resumable, opt-in). UploadFiles (upload_many.go)
 // sends many the same ways.
 
 // DefaultPartSize is the part size UploadFile aims for: larger files go in
@@ -35,6 +38,7 @@ type uploadConfig struct {
 	batch       *batch   // UploadFiles' totals, if this upload is one of them
 	stream      bool     // send new large files before hashing them (WithStream)
 	hashFirst   bool     // hash the whole file before sending a byte (WithHashFirst)
+	parts       bool     // send a new large file in parallel parts, not in order through tus (WithParts)
 	resumeDir   string   // where open uploads are remembered; "-": the default, "": nowhere (WithResumeDir)
 	size        int64    // what UploadReader will read, or -1: unknown (WithSize)
 	names       []string // UploadFiles: the name of each path (WithNames)
@@ -98,6 +102,17 @@ func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream 
 // caller has an uploaded file of the same size has the client hash first).
 func WithHashFirst(on bool) UploadOption { return func(c *uploadConfig) { c.hashFirst = on } }
 
+// WithParts(true) sends a new file larger than a part in parts, several
+// at once (WithParallelParts), each hashed here as it leaves, instead of in
+// order through the server's tus endpoint, which the server hashes as the
+// bytes arrive. Both go in one pass and resume. In order is the default
+// where the server checks a whole-file checksum there (Limits.FileChecksum):
+// the file's SHA-256 is computed once, by the server, where parts compute it
+// on both sides. Parts are the faster way where one connection cannot carry
+// what the link can (a long path with loss), and the way on a server that
+// does not offer tus with that checksum.
+func WithParts(on bool) UploadOption { return func(c *uploadConfig) { c.parts = on } }
+
 // WithResumeDir sets the directory in which uploads in one pass are
 // remembered until they complete, so that uploading the file again after
 // an interruption resumes where the server's parts end; "" remembers
@@ -138,17 +153,10 @@ func (s *FileService) UploadFile(ctx context.Context, path string, opts ...Uploa
 
 // uploadPath is UploadFile with its options read.
 func (s *FileService) uploadPath(ctx context.Context, path string, cfg uploadConfig) (*File, error) {
-	fi, err := os.Stat(path)
-	if err == nil && s.streamable(ctx, fi, cfg) {
-		if f, ok, err := s.stream(ctx, path, cfg, newTracker(path, fi.Size(), cfg)); ok {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		f, ok, err := s.uploadUnhashed(ctx, path, fi, &cfg, newTracker(path, fi.Size(), cfg))
+		if ok {
 			return f, err
-		}
-	}
-	if err == nil && fi.Mode().IsRegular() {
-		if ps, l := s.openPlan(ctx, fi.Size(), cfg); ps > 0 {
-			if f, ok, err := s.uploadOpen(ctx, path, fi, ps, l, cfg, newTracker(path, fi.Size(), cfg)); ok {
-				return f, err
-			}
 		}
 	}
 	d, err := s.digest(ctx, path, cfg)
@@ -156,6 +164,43 @@ func (s *FileService) uploadPath(ctx context.Context, path string, cfg uploadCon
 		return nil, err
 	}
 	return s.uploadHashed(ctx, path, d, cfg, newTracker(path, d.size, cfg))
+}
+
+// unhashed reports whether a file of fi goes before it is hashed: in one
+// stream (WithStream), through the tus endpoint, or in one pass of parts,
+// as the server offers them.
+func (s *FileService) unhashed(ctx context.Context, fi os.FileInfo, cfg uploadConfig) bool {
+	if s.streamable(ctx, fi, cfg) {
+		return true
+	}
+	if _, ok := s.resumable(ctx, fi.Size(), cfg); ok {
+		return true
+	}
+	ps, _ := s.openPlan(ctx, fi.Size(), cfg)
+	return ps > 0
+}
+
+// uploadUnhashed sends the file at path (fi) before it is hashed, the
+// first way of unhashed's the server offers. ok is false when the caller
+// should hash it first: no way is offered, or the server said so (it then
+// sets cfg.hashFirst, so that no other way asks again).
+func (s *FileService) uploadUnhashed(ctx context.Context, path string, fi os.FileInfo, cfg *uploadConfig, tr *tracker) (f *File, ok bool, err error) {
+	if s.streamable(ctx, fi, *cfg) {
+		if f, ok, err := s.stream(ctx, path, *cfg, tr); ok {
+			return f, ok, err
+		}
+	}
+	if l, ok := s.resumable(ctx, fi.Size(), *cfg); ok {
+		if f, ok, err := s.uploadResumable(ctx, path, fi, l, *cfg, tr); ok {
+			return f, ok, err
+		}
+		cfg.hashFirst = true // the server said so: the open way would ask again
+		return nil, false, nil
+	}
+	if ps, l := s.openPlan(ctx, fi.Size(), *cfg); ps > 0 {
+		return s.uploadOpen(ctx, path, fi, ps, l, *cfg, tr)
+	}
+	return nil, false, nil
 }
 
 // digest plans how the file at path is sent, in one PUT or in parts within

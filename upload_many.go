@@ -168,9 +168,9 @@ func (s *FileService) UploadFiles(ctx context.Context, paths []string, opts ...U
 }
 
 // streams returns, for each path, its size if UploadFiles sends it before
-// hashing it, or 0: it streams what UploadFile would, or sends in one pass
-// (upload_open.go) what UploadFile would, but only a file whose size no
-// other of them has, lest copies of one new file all go at once.
+// hashing it, or 0: what UploadFile would send so (uploadUnhashed), but
+// only a file whose size no other of them has, lest copies of one new file
+// all go at once.
 func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadConfig) []int64 {
 	out := make([]int64, len(paths))
 	count := map[int64]int{}
@@ -179,7 +179,7 @@ func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadCon
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if ps, _ := s.openPlan(ctx, fi.Size(), cfg); ps > 0 || s.streamable(ctx, fi, cfg) {
+		if s.unhashed(ctx, fi, cfg) {
 			out[i] = fi.Size()
 			count[out[i]]++
 		}
@@ -193,7 +193,7 @@ func (s *FileService) streams(ctx context.Context, paths []string, cfg uploadCon
 }
 
 // uploadOne sends one file of UploadFiles: if streamed, before hashing it
-// (a stream, or in one pass), else (or if the server says so) hashed first.
+// (uploadUnhashed), else (or if the server says so) hashed first.
 func (s *FileService) uploadOne(ctx context.Context, path string, d digest, streamed bool, cfg uploadConfig, tr *tracker) (*File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -203,14 +203,8 @@ func (s *FileService) uploadOne(ctx context.Context, path string, d digest, stre
 		if err != nil {
 			return nil, err
 		}
-		if s.streamable(ctx, fi, cfg) {
-			if f, ok, err := s.stream(ctx, path, cfg, tr); ok {
-				return f, err
-			}
-		} else if ps, l := s.openPlan(ctx, fi.Size(), cfg); ps > 0 {
-			if f, ok, err := s.uploadOpen(ctx, path, fi, ps, l, cfg, tr); ok {
-				return f, err
-			}
+		if f, ok, err := s.uploadUnhashed(ctx, path, fi, &cfg, tr); ok {
+			return f, err
 		}
 		if d, err = s.digest(ctx, path, cfg); err != nil {
 			return nil, err

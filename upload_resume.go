@@ -23,6 +23,7 @@ type resumeState struct {
 	FileID   string `json:"fileId"`
 	UploadID string `json:"uploadId"`
 	PartSize int64  `json:"partSize"`
+	Tus      string `json:"tus,omitempty"` // the upload's id at the tus endpoint (upload_resumable.go; PartSize 0)
 
 	path string // the state file; "" when nothing is remembered
 }
@@ -39,7 +40,8 @@ func defaultResumeDir() string {
 }
 
 // resumeState returns the state of an upload of the file at path (fi) in
-// parts of partSize: what was remembered, or an empty state to fill.
+// parts of partSize (0: through the tus endpoint): what was remembered, or
+// an empty state to fill.
 func (s *FileService) resumeState(path string, fi os.FileInfo, partSize int64, cfg uploadConfig) *resumeState {
 	dir := cfg.resumeDir
 	if dir == "-" {
@@ -55,7 +57,7 @@ func (s *FileService) resumeState(path string, fi os.FileInfo, partSize int64, c
 	if b, err := os.ReadFile(st.path); err == nil {
 		var got resumeState
 		if json.Unmarshal(b, &got) == nil && got.PartSize == partSize {
-			st.FileID, st.UploadID, st.PartSize = got.FileID, got.UploadID, got.PartSize
+			st.FileID, st.UploadID, st.PartSize, st.Tus = got.FileID, got.UploadID, got.PartSize, got.Tus
 		}
 	}
 	return st
@@ -68,6 +70,20 @@ func (st *resumeState) save(up multipartUpload) {
 		return
 	}
 	st.FileID, st.UploadID, st.PartSize = up.FileID, up.UploadID, up.PartSize
+	st.write()
+}
+
+// saveTus remembers the upload id has at the tus endpoint.
+func (st *resumeState) saveTus(id string) {
+	if st.path == "" {
+		return
+	}
+	st.Tus = id
+	st.write()
+}
+
+// write writes st to its file, replacing it whole.
+func (st *resumeState) write() {
 	b, _ := json.Marshal(st)
 	if os.MkdirAll(filepath.Dir(st.path), 0o700) != nil {
 		return
@@ -83,5 +99,5 @@ func (st *resumeState) remove() {
 	if st.path != "" {
 		os.Remove(st.path)
 	}
-	st.FileID, st.UploadID = "", ""
+	st.FileID, st.UploadID, st.Tus = "", "", ""
 }

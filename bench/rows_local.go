@@ -50,7 +50,7 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 		}
 		return v
 	}
-	def, stream, hashFirst := upload(), upload("--stream"), upload("--hash-first")
+	def, parts, stream, hashFirst := upload(), upload("--parts"), upload("--stream"), upload("--hash-first")
 	tusOne := &variant{name: "tus: POST, one PATCH (bench tus-client)"}
 	tusOne.run = func(ctx context.Context, last bool) (time.Duration, error) {
 		return e.timeCLI(ctx, cliRun{
@@ -63,7 +63,7 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 			profile: profileIf(last, "row1-server-tus"), expect: tusOne.times.lastOr(5*time.Second) + time.Second,
 		})
 	}
-	if err := e.runRounds(ctx, 1, overlapped, cached, sequential, def, stream, hashFirst, tusOne); err != nil {
+	if err := e.runRounds(ctx, 1, overlapped, cached, sequential, def, parts, stream, hashFirst, tusOne); err != nil {
 		return err
 	}
 	// The peer's rounds come after the others: on this VM whatever was
@@ -89,9 +89,11 @@ func rowNewFile(ctx context.Context, e *env, t *table) error {
 		note   string
 	}{
 		{def, "CLI default", "≤ 1.3×", func(r float64) bool { return r <= 1.3 },
-			"`perseus file upload F --wait`, the default: in one pass, an open upload (POST /api/v0/file/multipart) whose chained parts of 16 MiB leave as the CLI hashes them (4 at once); the client reads and hashes the file once, sends each part from the page cache (sendfile), and the server checks each part as a piece of the whole's hash as it writes it, so it hashes every byte once and reads none back"},
-		{stream, "CLI --stream", "≤ 1.3×, below the default", func(r float64) bool { return r <= 1.3 && stream.times.median() < def.times.median() },
-			"--stream: the CLI sends the file to POST /api/v0/file/stream before hashing it (not resumable); the file is read once, and hashed once, by the server"},
+			"`perseus file upload F --wait`, the default: in one pass and resumable, in order through the tus endpoint (POST /api/v0/tus/ with Perseus-Hash-First: same-size, one PATCH of all but the last MiB from the page cache by sendfile, then one of the last MiB with Perseus-File-Checksum, the file's CRC-64/NVME, which the CLI computes from the file mapped into memory beside the sending); the client hashes nothing, the server hashes every byte once as it arrives, checks the CRC before it records the file, and reads none back"},
+		{parts, "CLI --parts", "report", nil,
+			"--parts (the default until 2026-12-03): in one pass and resumable, an open upload (POST /api/v0/file/multipart) whose chained parts of 16 MiB leave as the CLI hashes them (4 at once); the client reads and hashes the file once, sends each part from the page cache (sendfile), and the server checks each part as a piece of the whole's hash as it writes it: the file's SHA-256 is computed twice, once on each side"},
+		{stream, "CLI --stream", "≤ 1.3×, below --parts", func(r float64) bool { return r <= 1.3 && stream.times.median() < parts.times.median() },
+			"--stream: the CLI sends the file to POST /api/v0/file/stream before hashing it (not resumable, no end-to-end check); the file is read once, and hashed once, by the server"},
 		{hashFirst, "CLI --hash-first", "report", nil,
 			"--hash-first: the CLI hashes the whole file (one read), then sends it (a second read), in parts of 16 MiB above that size; the client hashes it once and the server once more"},
 	} {

@@ -97,21 +97,23 @@ func rowReupload(ctx context.Context, e *env, t *table) error {
 	if err != nil {
 		return fmt.Errorf("bytes sent while hashing: %w", err)
 	}
-	t.note(3, fmt.Sprintf("sent while hashing: a new %s file uploaded the default way had sent %s of its parts (%.0f%%) when its "+
+	t.note(3, fmt.Sprintf("sent while hashing: a new %s file uploaded with --parts had sent %s of its parts (%.0f%%) when its "+
 		"find reached the server, i.e. when its hash was known (counted by a proxy in front of the server); content that reached "+
-		"the server meanwhile would cost that much before the upload stopped; --hash-first would have sent 0", mib(size), mib(sent),
+		"the server meanwhile by another way would cost that much before the upload stopped (sdktest "+
+		"TestUploadFile_endsWithTheFileThatGotTheContentMeanwhile); the default, which does not hash, sends the whole file in that "+
+		"race, and the server, which finds the content at the end, keeps one copy (sdktest TestUploadFile_tusEndsWithTheFileThatGotTheContentMeanwhile); "+
+		"content the caller had before the upload began sends nothing either way (above); --hash-first would have sent 0", mib(size), mib(sent),
 		100*float64(sent)/float64(size)))
 	t.note(3,
 		"baseline = Go crypto/sha256 of the file alone (one goroutine, reading ahead on another): the least a client must do "+
 			"to learn that the server has the content",
 		"perseus = `perseus file upload F --wait` as its own process, against a `perseus serve` started for that timing "+
 			"on a fresh --data (embedded) to which the same file was uploaded first (not timed); the client hashes the file once; "+
-			"the default begins an open upload, which the server refuses (409 hash_first) since the caller has a file of that size, "+
-			"and then hashes first; were the content to arrive while the file is hashed, the default would have sent what went out "+
-			"before the hash was known (sdktest TestUploadFile_endsWithTheFileThatGotTheContentMeanwhile); --hash-first hashes the "+
+			"the default begins a tus upload (POST /api/v0/tus/ with Perseus-Hash-First: same-size), which the server refuses (409 hash_first) "+
+			"since the caller has a file of that size, and then hashes first; --hash-first hashes the "+
 			"whole file first and sends none of it once the server says it has it",
 		"content bytes = the rise of the server's perseus_http_request_body_bytes_total (bytes its handlers read from request "+
-			"bodies) over the timing, summed over the routes that take content (PUT /upload/…, POST /api/v0/file/stream, POST /api/v0/file/batch/content; "+
+			"bodies) over the timing, summed over the routes that take content (PUT /upload/…, POST /api/v0/file/stream, POST /api/v0/file/batch/content, /api/v0/tus/…; "+
 			"not the JSON routes of /api/); min–max over the rounds",
 		e.roundsNote())
 	return nil
@@ -121,7 +123,8 @@ func rowReupload(ctx context.Context, e *env, t *table) error {
 // anything but the JSON API (the stream and batch uploads are content).
 func contentRoute(route string) bool {
 	_, p, _ := strings.Cut(route, " ")
-	return !strings.HasPrefix(p, "/api/") || p == "/api/v0/file/stream" || p == "/api/v0/file/batch/content"
+	return !strings.HasPrefix(p, "/api/") || p == "/api/v0/file/stream" || p == "/api/v0/file/batch/content" ||
+		strings.HasPrefix(p, "/api/v0/tus/")
 }
 
 // bodyBytes reads perseus_http_request_body_bytes_total by route from the

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 )
 
-// sentWhileHashing uploads a new file the default way (in one pass) through
+// sentWhileHashing uploads a new file in parts (--parts, in one pass) through
 // a proxy that counts the part bytes the server has read, and returns how
 // many it had read when the client's find arrived: the moment the client's
 // hash of the whole file was known. Were that content on the server, this
@@ -53,7 +53,7 @@ func sentWhileHashing(ctx context.Context, e *env) (sent, size int64, err error)
 	go srv.Serve(ln)
 	defer srv.Close()
 	via := &server{URL: "http://" + ln.Addr().String()}
-	if _, _, err := e.runCLI(ctx, via, "file", "upload", path, "--wait"); err != nil {
+	if _, _, err := e.runCLI(ctx, via, "file", "upload", path, "--wait", "--parts"); err != nil {
 		return 0, 0, err
 	}
 	if atFind.Load() < 0 {

@@ -74,8 +74,8 @@ func newPartProxy(t *testing.T, target string, pass int64) *partProxy {
 	return p
 }
 
-// TestCLIUploadInterruptedBySIGINTResumes interrupts `perseus file upload`
-// with SIGINT (Ctrl-C) once two parts of a 7-part file are stored, then runs
+// TestCLIUploadInterruptedBySIGINTResumes interrupts `perseus file upload
+// --parts` with SIGINT (Ctrl-C) once two parts of a 7-part file are stored, then runs
 // the same command again: it sends only the five missing parts, and the
 // file ends uploaded with content that hashes to its sourceHash.
 func TestCLIUploadInterruptedBySIGINTResumes(t *testing.T) {
@@ -85,7 +85,7 @@ func TestCLIUploadInterruptedBySIGINTResumes(t *testing.T) {
 	path, hash := writeRandom(t, t.TempDir(), "archive.bin", 6*partSize+123)
 	proxy := newPartProxy(t, srv.URL, 2)
 	via := &serverProc{URL: proxy.URL, Key: srv.Key}
-	args := []string{"file", "upload", path, "--part-size", "5MiB", "--parallel-parts", "3", "--json"}
+	args := []string{"file", "upload", path, "--parts", "--part-size", "5MiB", "--parallel-parts", "3", "--json"}
 
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+via.URL, "LETTRIA_API_KEY="+via.Key)

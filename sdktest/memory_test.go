@@ -17,7 +17,10 @@ import (
 // holding the file, or a part per request, would show at once.
 func TestUploadFile_allocatesFarLessThanTheFile(t *testing.T) {
 	t.Run("parts", func(t *testing.T) {
-		testUploadMemory(t, "PUT part", 32)
+		testUploadMemory(t, "PUT part", 32, perseus.WithParts(true))
+	})
+	t.Run("tus", func(t *testing.T) {
+		testUploadMemory(t, "PATCH tus upload", 2)
 	})
 	t.Run("stream", func(t *testing.T) {
 		testUploadMemory(t, "POST /api/v0/file/stream", 1, perseus.WithStream(true))

@@ -152,6 +152,8 @@ func route(r *http.Request) string {
 		return r.Method + " complete"
 	case strings.HasSuffix(p, "/multipart"):
 		return r.Method + " multipart"
+	case strings.HasPrefix(p, "/api/v0/tus/") && p != "/api/v0/tus/":
+		return r.Method + " tus upload"
 	}
 	return r.Method + " " + p
 }

@@ -15,7 +15,7 @@ func TestUploadFile_sendsANewLargeFileInOnePass(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		path, content := writeRandom(t, "one-pass.bin", int(3*e.part+5))
 		pc := &parts{}
-		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParts(true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,10 +39,10 @@ func TestUploadFile_hashesFirstWhereAFileOfTheSameSizeIsUploaded(t *testing.T) {
 	first, _ := writeRandom(t, "first.bin", int(2*e.part+1))
 	second, content := writeRandom(t, "second.bin", int(2*e.part+1))
 	c := e.client(nil)
-	if _, err := c.File.UploadFile(t.Context(), first, perseus.WithPartSize(e.part)); err != nil {
+	if _, err := c.File.UploadFile(t.Context(), first, perseus.WithPartSize(e.part), perseus.WithParts(true)); err != nil {
 		t.Fatal(err)
 	}
-	f, err := c.File.UploadFile(t.Context(), second, perseus.WithPartSize(e.part))
+	f, err := c.File.UploadFile(t.Context(), second, perseus.WithPartSize(e.part), perseus.WithParts(true))
 	if err != nil || f.SourceHash != sum(content) {
 		t.Fatalf("second upload: %+v, %v", f, err)
 	}
@@ -97,7 +97,7 @@ func TestUploadFile_endsWithTheFileThatGotTheContentMeanwhile(t *testing.T) {
 						t.Error(err)
 					}
 				}}
-				f, err := e.client(r).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParallelParts(1))
+				f, err := e.client(r).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParallelParts(1), perseus.WithParts(true))
 				if err != nil {
 					t.Fatal(err)
 				}

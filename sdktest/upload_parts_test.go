@@ -18,7 +18,7 @@ func TestUploadFile_sendsLargeFileInVerifiedParts(t *testing.T) {
 	sendsParts := func(t *testing.T, e *env, chained bool) {
 		path, content := writeRandom(t, "big.bin", int(3*e.part+17))
 		pc := &parts{}
-		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParts(true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func (l *linkDown) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestUploadFile_resumesSendingOnlyMissingParts(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		path, content := writeRandom(t, "resume.bin", int(5*e.part+3))
-		opts := []perseus.UploadOption{perseus.WithPartSize(e.part), perseus.WithParallelParts(3)}
+		opts := []perseus.UploadOption{perseus.WithPartSize(e.part), perseus.WithParallelParts(3), perseus.WithParts(true)}
 		down := newLinkDown(2)
 		if _, err := e.client(down).File.UploadFile(t.Context(), path, opts...); !errors.Is(err, errLinkDown) {
 			t.Fatalf("UploadFile over a link that went down: %v", err)
@@ -174,7 +174,7 @@ func TestUploadFile_asksForAFreshURLWhenAPartURLExpired(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		path, content := writeRandom(t, "slow.bin", int(3*e.part))
 		slow := &slowFirstPart{delay: 2100 * time.Millisecond} // URLs live 1 s, to the second
-		f, err := e.client(slow).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParallelParts(1))
+		f, err := e.client(slow).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithParallelParts(1), perseus.WithParts(true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestUploadFile_honoursTheServersLimits(t *testing.T) {
 	}
 	// 16 parts of 64 KiB would exceed maxParts: the SDK picks 4 of 256 KiB.
 	path, content := writeRandom(t, "fits.bin", 1<<20)
-	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(64<<10))
+	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(64<<10), perseus.WithParts(true))
 	if err != nil || !bytes.Equal(e.stored(f), content) {
 		t.Fatalf("UploadFile = %+v, %v", f, err)
 	}

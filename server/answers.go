@@ -35,6 +35,8 @@ var answers = []struct {
 	{ingest.ErrCompleting, ErrCompleting},
 	{ingest.ErrPartMismatch, ErrPartMismatch},
 	{ingest.ErrChecksumMismatch, ErrChecksumMismatch},
+	{ingest.ErrFileChecksumMismatch, ErrFileChecksum},
+	{ingest.ErrFileChecksumUnknown, ErrFileChecksumUnknown},
 	{ingest.ErrOverQuota, ErrOverQuota},
 	{ingest.ErrQuotaExceeded, ErrQuotaExceeded},
 	{ingest.ErrNotUploaded, ErrNotUploaded},

@@ -20,8 +20,9 @@ var corsHeaders = []string{
 	"If-Match", "If-None-Match", "If-Unmodified-Since", "Range",
 	"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum",
 	"Upload-Concat", "Upload-Defer-Length",
-	"Perseus-Hash-First", // a tus creation that sends while it hashes (the web console)
-	"Last-Event-ID",      // GET /api/v0/events read by fetch (the web console) resumes with it
+	"Perseus-Hash-First",    // a tus creation that sends while it hashes (the web console)
+	"Perseus-File-Checksum", // a tus request ending an upload, with the whole file's CRC
+	"Last-Event-ID",         // GET /api/v0/events read by fetch (the web console) resumes with it
 }
 
 // corsExposed are the answer's headers a web page may read, beyond those

@@ -85,10 +85,13 @@ var (
 	ErrPartMismatch    = &Error{http.StatusUnprocessableEntity, "part_checksum_mismatch", "the part's bytes do not hash to the sha256 its URL was issued for; nothing was kept"}
 
 	// Resumable uploads (tus, /api/v0/tus/).
-	ErrTusNotFound      = &Error{http.StatusNotFound, "upload_not_found", "no resumable upload with this id for your API key: it expired, was ended, or is another tenant's; create a new one (POST /api/v0/tus/)"}
-	ErrChecksumMismatch = &Error{460, "checksum_mismatch", "the request's bytes do not hash to its Upload-Checksum; none of them was kept, send them again"}
-	ErrChecksumAlgo     = &Error{http.StatusBadRequest, "checksum_unsupported", "Upload-Checksum must be \"<algorithm> <base64 digest>\" with algorithm sha1, sha256 or md5"}
-	ErrTusMetadata      = &Error{http.StatusBadRequest, "invalid_metadata", "Upload-Metadata sha256 must be a SHA-256 as 64 hexadecimal characters or 44 of base64, and filename (or name) a valid file name"}
+	ErrTusNotFound         = &Error{http.StatusNotFound, "upload_not_found", "no resumable upload with this id for your API key: it expired, was ended, or is another tenant's; create a new one (POST /api/v0/tus/)"}
+	ErrChecksumMismatch    = &Error{460, "checksum_mismatch", "the request's bytes do not hash to its Upload-Checksum; none of them was kept, send them again"}
+	ErrChecksumAlgo        = &Error{http.StatusBadRequest, "checksum_unsupported", "Upload-Checksum must be \"<algorithm> <base64 digest>\" with algorithm sha1, sha256, md5 or crc64nvme"}
+	ErrFileChecksum        = &Error{460, "file_checksum_mismatch", "the file's bytes, as the server received them, do not have the CRC-64/NVME its last request declared (Perseus-File-Checksum); the upload was discarded: upload the file again"}
+	ErrFileChecksumUnknown = &Error{http.StatusConflict, "file_checksum_unavailable", "this upload began before the server kept a whole-file checksum, so Perseus-File-Checksum cannot be checked: send the rest without it, or create a new upload"}
+	ErrFileChecksumHeader  = &Error{http.StatusBadRequest, "checksum_unsupported", "Perseus-File-Checksum must be \"crc64nvme <base64 of the 8 bytes, big-endian>\": the CRC-64/NVME of the whole file"}
+	ErrTusMetadata         = &Error{http.StatusBadRequest, "invalid_metadata", "Upload-Metadata sha256 must be a SHA-256 as 64 hexadecimal characters or 44 of base64, and filename (or name) a valid file name"}
 
 	// Batch uploads (POST /api/v0/file/batch/content).
 	ErrBatchOff   = &Error{http.StatusNotFound, "batch_content_off", "this server takes no batch uploads (batchContent is 0 in GET /api/v0/limits: its blob store cannot commit files together): PUT each file to its uploadUrl"}

@@ -23,6 +23,7 @@ type Limits struct {
 	Tus                  string `json:"tus"`                  // where the tus 1.0 endpoint is served ("" : not served)
 	TusMaxSize           int64  `json:"tusMaxSize"`           // largest upload it takes (its Tus-Max-Size)
 	TusExpiresSeconds    int64  `json:"tusExpiresSeconds"`    // how long an upload lasts without bytes arriving (Upload-Expires)
+	FileChecksum         string `json:"fileChecksum"`         // the whole-file checksum a tus request ending an upload may declare (Perseus-File-Checksum): "crc64nvme"
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
 	RateBurst  int     `json:"rateBurst"`           // requests each API key may make at once; 0: no limit
@@ -44,6 +45,7 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 	ans.BatchCreate = maxBatchCreate
 	ans.BatchContent, ans.BatchContentMaxBytes = s.core.BatchLimits()
 	ans.Tus, ans.TusMaxSize, ans.TusExpiresSeconds = tusBase, l.MaxFileSize, int64(l.PendingTTL.Seconds())
+	ans.FileChecksum = "crc64nvme"
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"hash"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/crc64nvme"
 	"github.com/perseus-go/perseus/internal/ingest"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"golang.org/x/exp/slog"
@@ -23,7 +25,18 @@ const tusBase = "/api/v0/tus/"
 
 // tusChecksums are the algorithms of tus's checksum extension this server
 // takes in Upload-Checksum.
-var tusChecksums = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "md5": md5.New}
+var tusChecksums = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "md5": md5.New,
+	"crc64nvme": func() hash.Hash { return crc64nvme.New() }}
+
+// fileChecksumHeader declares, on a request that may end a resumable
+// upload, the CRC-64/NVME of the whole file: "crc64nvme <base64 of its 8
+// bytes, big-endian>", as S3 writes x-amz-checksum-crc64nvme. When the
+// request's bytes end the upload, they are kept only if the upload's bytes
+// all together have it; otherwise the upload is discarded (460
+// file_checksum_mismatch). A client that sends a file without hashing it
+// (the Go SDK's default) has it checked end to end so. A request that
+// does not end the upload is not held to it.
+const fileChecksumHeader = "Perseus-File-Checksum"
 
 // newTus returns the tus 1.0 endpoint: tusd's protocol handler
 // (github.com/tus/tusd/v2/pkg/handler) over a DataStore and a Locker of
@@ -70,11 +83,11 @@ func (s *Server) newTus() (http.Handler, error) {
 type exchange struct {
 	method  string // the request's
 	rc      *http.ResponseController
-	check   *ingest.Checksum // from Upload-Checksum
-	locked  bool             // the upload's lock is held
-	expires string           // Upload-Expires
-	fileID  string           // Perseus-File-Id
-	status  string           // Perseus-File-Status, once finished
+	checks  ingest.Checks // from Upload-Checksum and Perseus-File-Checksum
+	locked  bool          // the upload's lock is held
+	expires string        // Upload-Expires
+	fileID  string        // Perseus-File-Id
+	status  string        // Perseus-File-Status, once finished
 }
 
 type exchangeKey struct{}
@@ -132,7 +145,16 @@ func (s *Server) tusRequests(next http.Handler) http.Handler {
 				writeError(w, e)
 				return
 			}
-			x.check = check
+			x.checks.Chunk = check
+		}
+		if v := r.Header.Get(fileChecksumHeader); v != "" && (r.Method == http.MethodPatch || r.Method == http.MethodPost) {
+			crc, e := parseFileChecksum(v)
+			if e != nil {
+				w.Header().Set("Tus-Resumable", "1.0.0")
+				writeError(w, e)
+				return
+			}
+			x.checks.FileCRC64 = &crc
 		}
 		tw := &tusWriter{ResponseWriter: w, x: x}
 		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
@@ -151,6 +173,16 @@ func parseChecksum(v string) (*ingest.Checksum, *Error) {
 		return nil, ErrChecksumAlgo.With("Upload-Checksum %q: the digest is not the base64 of a %s sum; %s", v, algo, ErrChecksumAlgo.Message)
 	}
 	return &ingest.Checksum{Algorithm: strings.ToLower(algo), New: newHash, Sum: sum}, nil
+}
+
+// parseFileChecksum reads Perseus-File-Checksum: "crc64nvme <base64>".
+func parseFileChecksum(v string) (uint64, *Error) {
+	algo, b64, ok := strings.Cut(strings.TrimSpace(v), " ")
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if !ok || !strings.EqualFold(algo, "crc64nvme") || err != nil || len(sum) != 8 {
+		return 0, ErrFileChecksumHeader.With("%s %q: %s", fileChecksumHeader, v, ErrFileChecksumHeader.Message)
+	}
+	return binary.BigEndian.Uint64(sum), nil
 }
 
 // tusWriter adds the exchange's headers to tusd's answer as it is written,
@@ -187,7 +219,7 @@ func (t *tusWriter) WriteHeader(status int) {
 		}
 		if ext := h.Get("Tus-Extension"); ext != "" {
 			h.Set("Tus-Extension", ext+",checksum,expiration")
-			h.Set("Tus-Checksum-Algorithm", "sha1,sha256,md5")
+			h.Set("Tus-Checksum-Algorithm", "sha1,sha256,md5,crc64nvme")
 		}
 		if t.x.expires != "" && status < 300 {
 			h.Set("Upload-Expires", t.x.expires)

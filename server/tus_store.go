@@ -116,13 +116,14 @@ func (u *tusUpload) fileID() string {
 }
 
 // WriteChunk implements tusd.Upload: the bytes go into the store hashed,
-// checked against the request's Upload-Checksum when it has one.
+// checked against the request's Upload-Checksum when it has one, and,
+// when they end the upload, against its Perseus-File-Checksum.
 func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	if offset != u.r.Offset {
 		return 0, tusd.ErrMismatchOffset
 	}
 	x := exchangeOf(ctx)
-	r, n, err := u.s.core.WriteResumable(ctx, u.r, src, x.check)
+	r, n, err := u.s.core.WriteResumable(ctx, u.r, src, x.checks)
 	u.r = r
 	x.saw(r)
 	if err != nil {

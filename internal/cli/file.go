@@ -122,13 +122,16 @@ A path that cannot be read is reported, the others are still uploaded, and
 the exit status is 1. "-" reads standard input to its end and uploads it as
 --name (copied to a temporary file first, then hashed like any file).
 
-Files larger than --part-size go in parts, several at once, on servers that
-offer it, and a new one goes in one pass: its parts leave as they are hashed,
-and the content is looked for as soon as its hash is known (--hash-first
-hashes each file whole before sending any of it). An upload that was
-interrupted (Ctrl-C, a dropped network) resumes when run again: only the
-parts the server does not hold are sent (what a one-pass upload needs to
-find its parts again is kept under the user's cache directory, in
+A new file larger than --part-size goes in one pass, before it is hashed:
+in order through the server's tus endpoint, which hashes it as it arrives,
+with a CRC of the whole file computed here and checked there; or, with
+--parts or on servers without that, in parts, several at once, hashed here
+as they leave. Where you already have an uploaded file of the same size,
+the server has the file hashed first, so that content it has sends nothing
+(--hash-first does so always), then sends it in parts. An upload that
+was interrupted (Ctrl-C, a dropped network) resumes when run again: only
+what the server does not hold is sent (what a one-pass upload needs to find
+its upload again is kept under the user's cache directory, in
 perseus/uploads, until it completes). When stderr is a terminal, progress
 bars show each file in flight and the total.`,
 		Example: `  perseus file upload report.pdf --name reports/2026/q1.pdf

@@ -23,6 +23,7 @@ type uploadFlags struct {
 	parallel    int
 	stream      bool
 	hashFirst   bool
+	parts       bool
 	partSize    string
 	partBytes   int64
 	name        string // --name: the one file's name
@@ -35,6 +36,7 @@ func (f *uploadFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.concurrency, "concurrency", 4, "files uploaded at once")
 	fl.IntVar(&f.parallel, "parallel-parts", perseus.DefaultParallelParts, "parts of one file sent at once")
 	fl.BoolVar(&f.stream, "stream", false, "send new files larger than a part before hashing them, where the server offers it: faster, but an interrupted upload starts over")
+	fl.BoolVar(&f.parts, "parts", false, "send new files larger than a part in parts, --parallel-parts at once, hashed here as they leave, instead of in order through the server's tus endpoint: faster where one connection cannot fill the link")
 	fl.BoolVar(&f.hashFirst, "hash-first", false, "hash each file whole before sending any of it: content the server has sends no byte, but new content is read twice")
 	fl.StringVar(&f.partSize, "part-size", humanize.IBytes(perseus.DefaultPartSize), "`SIZE` of the parts larger files are sent in, e.g. 64MiB (the server's limits may raise it)")
 	fl.StringVar(&f.name, "name", "", "the file's `NAME` on the server, for a single file or - (standard input), e.g. reports/q1.pdf")
@@ -85,7 +87,7 @@ func (f *uploadFlags) checkSizes() error {
 // when stderr is a terminal (bars is nil otherwise).
 func (f *uploadFlags) uploadOptions(cmd *cobra.Command) ([]perseus.UploadOption, *progressBars) {
 	opts := []perseus.UploadOption{perseus.WithConcurrency(f.concurrency),
-		perseus.WithParallelParts(f.parallel), perseus.WithPartSize(f.partBytes), perseus.WithStream(f.stream), perseus.WithHashFirst(f.hashFirst)}
+		perseus.WithParallelParts(f.parallel), perseus.WithPartSize(f.partBytes), perseus.WithStream(f.stream), perseus.WithHashFirst(f.hashFirst), perseus.WithParts(f.parts)}
 	bars := newProgressBars(cmd.ErrOrStderr())
 	if bars != nil {
 		opts = append(opts, perseus.WithProgress(bars.update))

@@ -50,6 +50,13 @@ var (
 	// ErrChecksumMismatch: one request's bytes do not hash to the checksum
 	// it came with (a resumable upload's); none of them was kept.
 	ErrChecksumMismatch = errors.New("ingest: the bytes do not match the request's checksum")
+	// ErrFileChecksumMismatch: a resumable upload's bytes, all of them
+	// there, do not have the whole-file checksum its last request
+	// declared; the upload was discarded.
+	ErrFileChecksumMismatch = errors.New("ingest: the file's bytes do not match its declared checksum")
+	// ErrFileChecksumUnknown: a whole-file checksum declared for an upload
+	// begun before the server kept one; nothing can be checked against it.
+	ErrFileChecksumUnknown = errors.New("ingest: the upload keeps no whole-file checksum")
 	// ErrQuotaExceeded: the tenant keeps as many files or bytes as its
 	// quota allows; it must delete some before it adds more.
 	ErrQuotaExceeded = errors.New("ingest: the tenant is at its quota")

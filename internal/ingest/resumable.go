@@ -9,7 +9,10 @@ package ingest
 // bytes received so far and, committed with them, its state: who it is
 // for, its size and name, and the SHA-256 of those bytes as the hash's own
 // running state, so that the file is hashed in one pass however many
-// requests it comes in, and across restarts. It has no record until its
+// requests it comes in, and across restarts; beside it, the CRC-64/NVME of
+// those bytes, so that a client that does not hash the file (the Go SDK's
+// default) has its bytes checked end to end for the price of a CRC: it
+// declares the whole file's with its last bytes. It has no record until its
 // last byte: then FinishResumable records the file under the hash the
 // bytes turned out to have (or the one the client declared) and settles
 // it, with the same dedup as a stream. An upload idle for PendingTTL
@@ -49,8 +52,9 @@ type Resumable struct {
 	// taken: Offset is Size).
 	FileID string
 
-	hash    []byte // the SHA-256 state after Offset bytes (encoding.BinaryMarshaler)
-	settled bool   // FileID's file is settled (not only the bytes committed for it)
+	hash    []byte  // the SHA-256 state after Offset bytes (encoding.BinaryMarshaler)
+	crc     *uint64 // the CRC-64/NVME of the first Offset bytes; nil for an upload begun before it was kept
+	settled bool    // FileID's file is settled (not only the bytes committed for it)
 }
 
 // Done reports whether the upload is over: its file is settled, or its
@@ -69,6 +73,7 @@ type resumableState struct {
 	Created time.Time         `json:"created"`
 	Updated time.Time         `json:"updated"`
 	Hash    []byte            `json:"hash"`
+	CRC64   *uint64           `json:"crc64,omitempty"`
 	FileID  string            `json:"fileId,omitempty"`
 	Settled bool              `json:"settled,omitempty"`
 }
@@ -114,7 +119,7 @@ func (c *Core) CreateResumable(ctx context.Context, tenant string, size int64, n
 		}
 	}
 	r := Resumable{ID: uuid.Must(uuid.NewV7()).String(), Tenant: tenant, Size: size, Name: name, SHA256: sha256hex,
-		Meta: metadata, Created: now()}
+		Meta: metadata, Created: now(), crc: new(uint64)}
 	if r.Name == "" {
 		r.Name = r.ID // a file has a name; a client that gave none finds it by its id
 	}
@@ -158,7 +163,7 @@ const hashAndDeclare = "hash the file and create the upload again with its SHA-2
 // state encodes r as its appendable's state, last written at updated.
 func (r Resumable) state(updated time.Time) ([]byte, error) {
 	return json.Marshal(resumableState{Tenant: r.Tenant, Size: r.Size, Name: r.Name, SHA256: r.SHA256, Meta: r.Meta,
-		Created: r.Created, Updated: updated, Hash: r.hash, FileID: r.FileID, Settled: r.settled})
+		Created: r.Created, Updated: updated, Hash: r.hash, CRC64: r.crc, FileID: r.FileID, Settled: r.settled})
 }
 
 // Resumable returns tenant's resumable upload id. Another tenant's, an
@@ -183,7 +188,7 @@ func (c *Core) Resumable(ctx context.Context, tenant, id string) (Resumable, err
 		return Resumable{}, fmt.Errorf("ingest: resumable upload %s: its state is unreadable: %v", id, err)
 	}
 	r := Resumable{ID: id, Tenant: tenant, Size: st.Size, Offset: n, Name: st.Name, SHA256: st.SHA256, Meta: st.Meta,
-		Created: st.Created, Expires: st.Updated.Add(c.cfg.PendingTTL), FileID: st.FileID, hash: st.Hash, settled: st.Settled}
+		Created: st.Created, Expires: st.Updated.Add(c.cfg.PendingTTL), FileID: st.FileID, hash: st.Hash, crc: st.CRC64, settled: st.Settled}
 	if r.FileID != "" {
 		r.Offset = r.Size // its bytes are all there, or were never needed
 	} else if now().After(r.Expires) {

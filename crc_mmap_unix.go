@@ -1,0 +1,48 @@
+//go:build unix
+
+package perseus
+
+import (
+	"context"
+	"os"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/minio/crc64nvme"
+)
+
+// crcWindow is how much of a file fileCRC maps at once.
+const crcWindow = 64 << 20
+
+// fileCRC computes the CRC-64/NVME of the first size bytes of f from
+// windows of it mapped into memory, which costs a third less CPU than
+// reading it (no copy out of the page cache), falling back to reading
+// where mapping fails. A file cut short meanwhile faults on the mapping;
+// that fault is caught (SetPanicOnFault) and reported as errFileChanged.
+func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var c uint64
+	var off int64
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			res = crcResult{err: errFileChanged}
+		}
+	}()
+	for off < size {
+		if ctx.Err() != nil {
+			return crcResult{err: ctx.Err()}
+		}
+		n := min(crcWindow, size-off)
+		m, err := syscall.Mmap(int(f.Fd()), off, int(n), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+		if err != nil {
+			return readCRC(ctx, f, off, size, c)
+		}
+		c = crc64nvme.Update(c, m)
+		syscall.Munmap(m)
+		off += n
+	}
+	return crcResult{crc: c}
+}

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/perseus-go/perseus"
+)
+
+// patchProxy stands between the CLI and `perseus serve`, recording the
+// offsets of the tus PATCHes that pass and the bytes they carry. While
+// holding, it passes the first `pass` bytes of the first PATCH on, closes
+// ready, and holds the rest until its client goes away: then the server
+// sees that request cut off after `pass` bytes.
+type patchProxy struct {
+	*httptest.Server
+	holding atomic.Bool
+	pass    int64
+	ready   chan struct{}
+	once    sync.Once
+
+	mu      sync.Mutex
+	offsets []int64
+	bytes   int64
+}
+
+func newPatchProxy(t *testing.T, target string, pass int64) *patchProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &patchProxy{pass: pass, ready: make(chan struct{})}
+	p.holding.Store(true)
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPatch || !strings.HasPrefix(r.URL.Path, "/api/v0/tus/") {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		off, _ := strconv.ParseInt(r.Header.Get("Upload-Offset"), 10, 64)
+		p.mu.Lock()
+		p.offsets = append(p.offsets, off)
+		p.bytes += r.ContentLength
+		p.mu.Unlock()
+		if p.holding.Swap(false) {
+			r.Body = io.NopCloser(&holdAfter{r: r.Body, left: pass, reached: func() { p.once.Do(func() { close(p.ready) }) }, done: r.Context().Done()})
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *patchProxy) seen() ([]int64, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int64(nil), p.offsets...), p.bytes
+}
+
+// holdAfter reads left bytes of r, then calls reached and blocks until done
+// (the client went away), and fails.
+type holdAfter struct {
+	r       io.Reader
+	left    int64
+	reached func()
+	done    <-chan struct{}
+}
+
+func (h *holdAfter) Read(b []byte) (int, error) {
+	if h.left <= 0 {
+		h.reached()
+		<-h.done
+		return 0, errors.New("the client went away")
+	}
+	n, err := h.r.Read(b[:min(int64(len(b)), h.left)])
+	h.left -= int64(n)
+	return n, err
+}
+
+// TestCLIUploadInterruptedBySIGINTResumesInOrder interrupts the default
+// upload of a new large file (in order through tus) with SIGINT once the
+// server has part of it, then runs the same command again: it resumes from
+// the offset the server kept, sends only the rest, and the file ends
+// uploaded with content that hashes to its sourceHash.
+func TestCLIUploadInterruptedBySIGINTResumesInOrder(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data)
+	const size = 24<<20 + 123
+	const pass = 9 << 20
+	path, hash := writeRandom(t, t.TempDir(), "in-order.bin", size)
+	proxy := newPatchProxy(t, srv.URL, pass)
+	via := &serverProc{URL: proxy.URL, Key: srv.Key}
+	args := []string{"file", "upload", path, "--part-size", "5MiB", "--json"}
+
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+via.URL, "LETTRIA_API_KEY="+via.Key)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-proxy.ready:
+		cmd.Process.Signal(syscall.SIGINT)
+	case <-exited:
+		t.Fatalf("the upload ended before it was interrupted: stdout %q, stderr %q", out.String(), errb.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no PATCH reached the proxy within 60 s; stderr:\n%s", errb.String())
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the upload did not stop within 30 s of SIGINT; stderr:\n%s", errb.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "run the same command again to resume") {
+		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 130 (Ctrl-C) and a hint to resume", code, out.String(), errb.String())
+	}
+
+	before, _ := proxy.seen()
+	stdout, stderr, code := cli(t, via, args...)
+	if code != 0 {
+		t.Fatalf("resumed upload: exit %d: %s", code, stderr)
+	}
+	var f perseus.File
+	if err := json.Unmarshal([]byte(stdout), &f); err != nil || f.Status != perseus.StatusUploaded || f.SourceHash != hash {
+		t.Fatalf("resumed upload printed %q (%v), want the file uploaded", stdout, err)
+	}
+	offsets, _ := proxy.seen()
+	resumed := offsets[len(before):]
+	if len(before) != 1 || len(resumed) != 2 || resumed[0] != pass || resumed[1] != size-1<<20 {
+		t.Errorf("PATCHes at %v, then at %v; want [0], then [%d %d]: the rest from where the server's bytes end", before, resumed, pass, size-1<<20)
+	}
+	verifyBlob(t, data, hash)
+}
