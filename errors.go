@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -22,6 +23,9 @@ var (
 	ErrUploadFailed = errors.New("perseus: upload failed")
 	// ErrTimeout: WaitForFileUpload gave up before the file was final.
 	ErrTimeout = errors.New("perseus: timed out waiting for the file")
+	// ErrFileChanged: the file changed while UploadFile sent it in order
+	// (before hashing it); nothing was recorded.
+	ErrFileChanged = errors.New("perseus: the file changed while it was sent")
 	// ErrChecksum: downloaded bytes do not hash to the file's SHA-256.
 	ErrChecksum = errors.New("perseus: downloaded content does not match its SHA-256")
 )
@@ -34,6 +38,9 @@ type APIError struct {
 	Method     string
 	URL        string
 	RequestID  string // the server's X-Request-Id for the request, to find it in its logs
+	// RetryAfter is how long the server asked to wait before trying again
+	// (Retry-After), or 0.
+	RetryAfter time.Duration
 }
 
 // Error says which request failed, with its status and the server's message.
@@ -53,12 +60,12 @@ func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone
-	case ErrConflict:
-		return e.StatusCode == http.StatusConflict
+	case ErrConflict: // not the tus endpoint's own 409s, which say nothing of content
+		return e.StatusCode == http.StatusConflict && e.Code != "mismatched_offset" && e.Code != "file_checksum_unavailable"
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
-	case ErrUploadFailed:
-		return e.StatusCode == http.StatusUnprocessableEntity
+	case ErrUploadFailed: // 460: bytes refused for not matching their checksum (tus)
+		return e.StatusCode == http.StatusUnprocessableEntity || e.StatusCode == 460
 	}
 	return false
 }
@@ -70,7 +77,7 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redact(resp.Request.URL),
-		RequestID: resp.Header.Get("X-Request-Id")}
+		RequestID: resp.Header.Get("X-Request-Id"), RetryAfter: retryAfter(resp)}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Message string `json:"message"`

@@ -25,6 +25,7 @@ type Limits struct {
 	BatchContentMaxBytes int64  `json:"batchContentMaxBytes"` // most bytes of content one batch upload takes; 0: none
 	Tus                  string `json:"tus"`                  // the path of the server's tus 1.0 endpoint; "": none
 	TusMaxSize           int64  `json:"tusMaxSize"`           // largest upload the tus endpoint takes; 0: no bound declared
+	TusPreferred         bool   `json:"tusPreferred"`         // whether the server takes a new large file in order through tus at least as cheaply as in parts
 	FileChecksum         string `json:"fileChecksum"`         // the whole-file checksum the tus endpoint checks with an upload's last bytes: "crc64nvme", or "": none
 }
 

@@ -37,6 +37,14 @@ func newTracker(path string, total int64, cfg uploadConfig) *tracker {
 	return &tracker{path: path, total: total, fn: cfg.progress, batch: cfg.batch}
 }
 
+// count returns the bytes counted as sent so far.
+func (t *tracker) count() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.sent.Load()
+}
+
 // add counts n more bytes sent (or, negative, bytes that no longer count).
 func (t *tracker) add(n int64) {
 	if t == nil || n == 0 {

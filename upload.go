@@ -86,20 +86,23 @@ func WithParallelParts(n int) UploadOption {
 // hashed, where the server offers that (Limits.StreamMaxSize): the server
 // hashes the bytes as they arrive, so the file is read once, not twice, and
 // hashing overlaps sending. It is off by default because a stream is not
-// resumable: if it fails, UploadFile starts over the usual way (hash, then
-// parts), and an upload run again after the process died sends the whole
-// file again, where parts send only what is missing.
+// resumable: if it fails, UploadFile goes on the default way (in order
+// through tus, or in parts), and an upload run again after the process
+// died sends the whole file again, where those send only what is missing.
+// Where the default goes through tus it is about as fast, and resumes.
 func WithStream(on bool) UploadOption { return func(c *uploadConfig) { c.stream = on } }
 
 // WithHashFirst(true) hashes a file whole before anything of it is sent,
 // and creates its record then, as the v0 contract does. By default a new
 // file larger than a part goes in one pass instead, where the server
-// offers it: its parts leave as they are hashed, and the record is made
-// when they are all there. One pass takes about as long as the slower of
+// offers it: in order through tus, hashed by the server alone, or in parts
+// that leave as they are hashed (WithParts); the record is made when the
+// bytes are all there. One pass takes about as long as the slower of
 // hashing and sending; hashing first takes the two one after the other,
-// but sends nothing of content the server has, where one pass may send
-// some of it before the hash shows that it is there (a server where the
-// caller has an uploaded file of the same size has the client hash first).
+// but sends nothing of content the server has, where one pass sends some
+// or all of it when that content arrives by another way meanwhile (a
+// server where the caller has an uploaded file of the same size has the
+// client hash first, so content the caller had before sends nothing).
 func WithHashFirst(on bool) UploadOption { return func(c *uploadConfig) { c.hashFirst = on } }
 
 // WithParts(true) sends a new file larger than a part in parts, several
@@ -136,13 +139,18 @@ func WithConcurrency(n int) UploadOption {
 // uploaded when the server verified it on the spot, pending when the server
 // verifies later (see WaitForFileUpload).
 //
-// A file larger than the part size (WithPartSize) goes in parts, several at
-// once (WithParallelParts), when the server offers multipart uploads (see
-// Limits); each part is checked by the store against the SHA-256 computed
-// here. Uploading a file again after an interruption sends only the parts
-// the server does not hold yet. With WithStream(true), such a file goes
-// instead in one request before it is hashed, where the server offers that
-// and the caller has no uploaded file of its size: faster, not resumable.
+// A new file larger than the part size (WithPartSize) goes in one pass
+// before it is hashed, where the server offers it: in order through its
+// tus endpoint where it prefers that (Limits.TusPreferred: the embedded
+// default), hashed there as it arrives and checked end to end by the
+// file's CRC-64/NVME, computed here (upload_resumable.go); otherwise, or
+// WithParts(true), in parts, several at once (WithParallelParts), each
+// hashed here as it leaves and checked by the server. Where the caller has
+// an uploaded file of its size, the server has it hashed first, so known
+// content sends nothing; a known file larger than a part goes in parts.
+// Uploading a file again after an interruption sends only what the server
+// does not hold yet. With WithStream(true), a new file goes instead in one
+// request before it is hashed: not resumable.
 //
 // path must be a regular file (or a symbolic link to one), since it is read
 // twice: a pipe, a device or /dev/stdin is refused with ErrNotRegularFile
@@ -191,11 +199,14 @@ func (s *FileService) uploadUnhashed(ctx context.Context, path string, fi os.Fil
 		}
 	}
 	if l, ok := s.resumable(ctx, fi.Size(), *cfg); ok {
-		if f, ok, err := s.uploadResumable(ctx, path, fi, l, *cfg, tr); ok {
+		f, ok, err := s.uploadResumable(ctx, path, fi, l, *cfg, tr)
+		switch {
+		case ok:
 			return f, ok, err
+		case !errors.Is(err, errNotTus):
+			cfg.hashFirst = true // the server said so: the open way would ask again
+			return nil, false, nil
 		}
-		cfg.hashFirst = true // the server said so: the open way would ask again
-		return nil, false, nil
 	}
 	if ps, l := s.openPlan(ctx, fi.Size(), *cfg); ps > 0 {
 		return s.uploadOpen(ctx, path, fi, ps, l, *cfg, tr)

@@ -2,8 +2,10 @@ package perseus
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +14,15 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/minio/crc64nvme"
 )
 
 // A new file larger than a part goes, by default, in order through the
 // server's tus endpoint (Limits.Tus), where the server checks a whole-file
-// CRC-64/NVME (Limits.FileChecksum): its bytes leave before the file is
+// CRC-64/NVME (Limits.FileChecksum) and prefers it (Limits.TusPreferred:
+// its store takes the bytes in place; on S3 parts go instead): its bytes leave before the file is
 // hashed, and the server hashes them as they arrive, so the file's SHA-256
 // is computed once, by the server, where hashing on both sides computes it
 // twice (on two cores, two hashes left the default at 1.6× the machine's
@@ -35,35 +39,45 @@ import (
 // request before.
 const tusTail = 1 << 20
 
-// errFileChanged stops an upload of a file that changed while it was sent.
-var errFileChanged = errors.New("perseus: the file changed while it was sent")
+// tusChunk bounds the bytes of one request before the last: proxies that
+// cap or buffer request bodies see requests of this size at most, and a
+// request lost whole loses no more; each costs the server one commit (an
+// fsync), a few milliseconds a quarter of a GiB.
+const tusChunk = 256 << 20
 
 // resumable reports whether a file of size bytes goes through the tus
 // endpoint: larger than a part, the caller asked neither to hash first
-// nor for parts, and the server checks whole-file checksums there.
+// nor for parts, and the server checks whole-file checksums there and
+// takes a file so at least as cheaply as in parts (on S3, whose store
+// copies the bytes of a tus upload twice at its end, it does not).
 func (s *FileService) resumable(ctx context.Context, size int64, cfg uploadConfig) (Limits, bool) {
 	if cfg.hashFirst || cfg.parts || size <= cfg.partSize {
 		return Limits{}, false
 	}
 	l, err := s.Limits(ctx) // an error shows again, on the usual way
-	ok := err == nil && l.Tus != "" && l.FileChecksum == "crc64nvme" &&
+	ok := err == nil && l.Tus != "" && l.TusPreferred && l.FileChecksum == "crc64nvme" &&
 		(l.TusMaxSize <= 0 || size <= l.TusMaxSize) && (l.MaxFileSize <= 0 || size <= l.MaxFileSize)
 	return l, ok
 }
 
 // tusUpload is one upload at the tus endpoint, as the client follows it.
 type tusUpload struct {
-	url    string // its API path: the endpoint's path and its id
-	id     string
-	offset int64 // what the server holds, as it last said
-	fileID string
-	status string // Perseus-File-Status, once the server recorded the file
+	url     string // its API path: the endpoint's path and its id
+	id      string
+	offset  int64 // what the server holds, as it last said
+	fileID  string
+	status  string // Perseus-File-Status, once the server recorded the file
+	checked string // Perseus-File-Checksum, as the server echoes it once the upload's bytes matched it
 }
 
+// errNotTus sends a file the tus way would not take on to parts: a proxy
+// in front of the server refuses the endpoint, or the size of a request.
+var errNotTus = errors.New("perseus: the tus endpoint is not reachable")
+
 // uploadResumable sends the file at path (fi) through the tus endpoint
-// at l.Tus. ok is false when the caller should upload the hashed way: the
-// server told it to (content of this size may be there) before anything
-// was sent.
+// at l.Tus. ok is false when the caller should upload another way: with
+// a nil error, the hashed way (the server said content of this size may be
+// there), with errNotTus, in parts; nothing of the file is kept then.
 func (s *FileService) uploadResumable(ctx context.Context, path string, fi os.FileInfo, l Limits, cfg uploadConfig, tr *tracker) (f *File, ok bool, err error) {
 	file, err := os.Open(path)
 	if err != nil {
@@ -72,34 +86,46 @@ func (s *FileService) uploadResumable(ctx context.Context, path string, fi os.Fi
 	defer file.Close()
 	// A mismatch of the whole file's CRC discards the upload: the bytes
 	// went wrong somewhere on the way, or the file changed as it was
-	// read. It is sent again from the start, once.
+	// read. It is sent again from the start, once; so is an upload whose
+	// server kept no CRC to check (begun by an older one).
 	for try := 0; ; try++ {
 		st := s.resumeState(path, fi, 0, cfg)
 		up, err := s.tusBeginOrResume(ctx, l, st, fi.Size(), cfg.name)
 		var ae *APIError
-		if errors.As(err, &ae) && ae.Code == "hash_first" {
+		switch {
+		case errors.As(err, &ae) && ae.Code == "hash_first":
 			return nil, false, nil
-		}
-		if err != nil {
+		case errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusMethodNotAllowed || ae.StatusCode == http.StatusNotImplemented):
+			return nil, false, errNotTus
+		case err != nil:
 			return nil, true, err
 		}
 		f, err = s.tusSend(ctx, file, fi, up, tr)
-		switch {
-		case errors.As(err, &ae) && ae.Code == "file_checksum_mismatch" && try == 0:
-			st.remove()
-			continue
-		case errors.Is(err, errFileChanged):
+		end := func() { // the upload goes, and what remembers it
 			s.client.do(context.WithoutCancel(ctx), tusRequest(http.MethodDelete, up.url, 0, nil), nil)
 			st.remove()
-			return nil, true, fmt.Errorf("perseus: %s changed while it was being sent; nothing was recorded: upload it again", path)
-		case err != nil:
-			if errors.As(err, &ae) && (ae.Code == "file_checksum_mismatch" || ae.StatusCode == http.StatusNotFound) {
-				st.remove() // the server discarded it: nothing to resume
-			}
-			return nil, true, err // otherwise the upload stays, for a run again to resume
 		}
-		st.remove()
-		return f, true, nil
+		switch {
+		case err == nil:
+			st.remove()
+			return f, true, nil
+		case errors.As(err, &ae) && ae.Code == "file_checksum_mismatch" && try == 0:
+			st.remove() // the server discarded it
+			continue
+		case errors.As(err, &ae) && ae.Code == "file_checksum_unavailable" && try == 0:
+			end()
+			continue
+		case errors.As(err, &ae) && ae.StatusCode == http.StatusRequestEntityTooLarge && ae.Code == "":
+			end() // not the server's 413 (it has a code): a proxy's cap on a request's body
+			tr.add(-tr.count())
+			return nil, false, errNotTus
+		case errors.Is(err, ErrFileChanged):
+			end()
+			return nil, true, fmt.Errorf("%w: %s; nothing was recorded: upload it again", ErrFileChanged, path)
+		case errors.As(err, &ae) && (ae.Code == "file_checksum_mismatch" || ae.StatusCode == http.StatusNotFound):
+			st.remove() // the server discarded it: nothing to resume
+		}
+		return nil, true, err // otherwise the upload stays, for a run again to resume
 	}
 }
 
@@ -172,14 +198,18 @@ func readTusAnswer(resp *http.Response, up *tusUpload) error {
 	if v := resp.Header.Get("Perseus-File-Status"); v != "" {
 		up.status = v
 	}
+	if v := resp.Header.Get("Perseus-File-Checksum"); v != "" {
+		up.checked = v
+	}
 	return nil
 }
 
-// tusSend sends what the server lacks of up from file (fi): all but the
-// last tusTail bytes in one request, then those with the file's CRC. A
-// request cut off, or answered with an error a retry may fix, is taken
+// tusSend sends what the server lacks of up from file (fi): up to tusChunk
+// bytes per request but the last tusTail, then those with the file's CRC.
+// A request cut off, or answered with an error a retry may fix, is taken
 // up again from the offset the server then holds, under the client's
-// retry policy.
+// retry policy, whose budget starts again whenever bytes get through. A
+// file that changed meanwhile is ErrFileChanged.
 func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo, up tusUpload, tr *tracker) (*File, error) {
 	size := fi.Size()
 	crc, crcDone := make(chan crcResult, 1), make(chan struct{})
@@ -189,14 +219,27 @@ func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo
 		defer close(crcDone)
 		crc <- fileCRC(ctx, file, size)
 	}()
+	changed := func() bool {
+		select {
+		case c := <-crc:
+			crc <- c
+			if errors.Is(c.err, ErrFileChanged) {
+				return true
+			}
+		default:
+		}
+		now, err := file.Stat()
+		return err != nil || !sameVersion(fi, now)
+	}
 
 	clock := retryClock{p: s.client.retry}
-	tr.add(up.offset)
+	tr.add(up.offset - tr.count()) // what the server holds; nothing of an attempt it discarded
+	var declared string
 	for up.status == "" && up.offset != size {
 		if up.offset > size {
 			return nil, fmt.Errorf("perseus: the server holds %d bytes of a %d-byte file", up.offset, size)
 		}
-		end := max(size-tusTail, up.offset)
+		end := min(up.offset+tusChunk, max(size-tusTail, up.offset))
 		r := tusRequest(http.MethodPatch, up.url, up.offset, section{file, up.offset, end - up.offset, tr})
 		if end == up.offset { // the last bytes: the file's CRC goes with them
 			c := <-crc
@@ -204,12 +247,12 @@ func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo
 			if c.err != nil {
 				return nil, c.err
 			}
-			if now, err := file.Stat(); err != nil || !sameVersion(fi, now) {
-				return nil, errFileChanged
+			if changed() {
+				return nil, ErrFileChanged
 			}
-			sum := binary.BigEndian.AppendUint64(nil, c.crc)
+			declared = "crc64nvme " + base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, c.crc))
 			r = tusRequest(http.MethodPatch, up.url, up.offset, section{file, up.offset, size - up.offset, tr})
-			r.header["Perseus-File-Checksum"] = "crc64nvme " + base64.StdEncoding.EncodeToString(sum)
+			r.header["Perseus-File-Checksum"] = declared
 		}
 		r.once = true // a retry goes from the offset the server then holds
 		was := up.offset
@@ -218,28 +261,66 @@ func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo
 			if up.offset <= was && up.status == "" {
 				return nil, fmt.Errorf("perseus: the tus endpoint took no bytes at offset %d", was)
 			}
+			clock = retryClock{p: s.client.retry}
 			continue
 		}
-		var ae *APIError
-		if errors.As(err, &ae) && !retryable(ae.StatusCode, false) && ae.Code != "mismatched_offset" {
-			return nil, err
-		}
+		clock.attempt++
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		wait, again := clock.next(0)
+		if changed() { // a file cut short fails its request: not the network's fault
+			return nil, ErrFileChanged
+		}
+		var ae *APIError
+		var after time.Duration
+		if errors.As(err, &ae) {
+			if !retryable(ae.StatusCode, false) && ae.Code != "mismatched_offset" && ae.Code != "lock_timeout" {
+				return nil, err
+			}
+			after = ae.RetryAfter
+		}
+		wait, again := clock.next(after)
 		if !again || sleep(ctx, wait) != nil {
 			return nil, err
 		}
 		if herr := s.tusHead(ctx, &up); herr != nil {
 			return nil, errors.Join(err, herr)
 		}
+		if up.offset > was {
+			clock = retryClock{p: s.client.retry} // the server kept some of it: progress
+		}
 		tr.add(up.offset - was) // what the server kept of the request cut off
 	}
-	if up.fileID == "" { // all its bytes there: the server recorded the file (HEAD says which)
+	if up.fileID == "" {
 		return nil, fmt.Errorf("perseus: the tus endpoint ended the upload without the file's id")
 	}
-	return s.getFile(ctx, up.fileID, 0)
+	f, err := s.getFile(ctx, up.fileID, 0)
+	if err != nil || (declared != "" && up.checked == declared) {
+		return f, err
+	}
+	// Nothing says the server checked the CRC: the answer that ended the
+	// upload was lost (a HEAD finished it), or a replica too old to know
+	// the header took it. The file's own hash tells.
+	return s.checkHashed(ctx, file, f, up.id)
+}
+
+// checkHashed compares f, the file an upload made of file, with file's
+// SHA-256. A file of this upload's own (id) that differs is deleted.
+func (s *FileService) checkHashed(ctx context.Context, file *os.File, f *File, id string) (*File, error) {
+	h := sha256.New()
+	if _, err := readAhead(ctx, io.NewSectionReader(file, 0, 1<<62), func(b []byte) { h.Write(b) }); err != nil {
+		return nil, err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SourceHash {
+		what := "nothing was kept"
+		if f.ID == id {
+			if err := s.DeleteFile(context.WithoutCancel(ctx), f.ID); err != nil {
+				what = "deleting it failed (" + err.Error() + "): delete file " + f.ID + " yourself"
+			}
+		}
+		return nil, fmt.Errorf("perseus: the server recorded SHA-256 %s, but the file hashes to %s (its bytes changed on the way, unchecked); %s; upload it again: %w", f.SourceHash, sum, what, ErrUploadFailed)
+	}
+	return f, nil
 }
 
 // sameVersion reports whether now is the file a was, unchanged.
@@ -266,7 +347,7 @@ func readCRC(ctx context.Context, f *os.File, off, size int64, crc uint64) crcRe
 		crc = crc64nvme.Update(crc, buf[:n])
 		off += int64(n)
 		if err == io.EOF && off < size {
-			return crcResult{err: errFileChanged}
+			return crcResult{err: ErrFileChanged}
 		}
 		if err != nil && err != io.EOF {
 			return crcResult{err: err}

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 )
 
-// An open upload (upload_open.go) has no record until it completes, so the
-// server cannot find it by the file's hash: the client remembers it, as
-// tus clients do, in a state file named by a fingerprint of the API key,
+// An open upload (upload_open.go) or a tus upload (upload_resumable.go,
+// part size 0) has no record until it completes, so the server cannot
+// find it by the file's hash: the client remembers it, as tus clients do, in a state file named by a fingerprint of the API key,
 // the file's absolute path, size and modification time, and the part size.
 // A file changed since is another fingerprint, and starts over. The server's
 // address is left out, so that replicas reached by different addresses

@@ -130,9 +130,10 @@ func TestFleetWithOneSigningKeyBehindARoundRobinBalancer(t *testing.T) {
 			}
 			rr.mu.Unlock()
 
-			// In parts (the default goes in order through tus, whose resume
-			// across replicas e2e/tus_test.go covers): cut off on replica a
-			// after two of four parts; run again on b.
+			// In parts (on S3 the default; on file:// blobs the default goes
+			// in order through tus, which the first upload above took across
+			// both replicas): cut off on replica a after two of four parts;
+			// run again on b.
 			path, hash = writeRandom(t, t.TempDir(), "resumed.bin", 3*part+456)
 			cut, cancel := context.WithCancel(ctx)
 			defer cancel()

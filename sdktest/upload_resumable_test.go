@@ -46,37 +46,55 @@ func (p *tusPatches) get() ([]int64, []bool) {
 func (e *env) tusCreates() int { return e.count("POST /api/v0/tus/") }
 
 func TestUploadFile_sendsANewLargeFileInOrderThroughTus(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
-		path, content := writeRandom(t, "in-order.bin", int(3*e.part)+2<<20+5)
-		p := &tusPatches{}
-		e.inject(p.fault)
-		pc := &parts{}
-		var sent atomic.Int64
-		f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part),
-			perseus.WithProgress(func(pr perseus.Progress) { sent.Store(pr.Sent) }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Status != perseus.StatusUploaded || f.SourceHash != sum(content) || f.Name != "in-order.bin" || !bytes.Equal(e.stored(f), content) {
-			t.Fatalf("UploadFile = %+v", f)
-		}
-		// One upload at the tus endpoint: the file but its last MiB, then
-		// the last bytes with the file's CRC. No create, no parts.
-		offsets, checked := p.get()
-		tail := int64(1 << 20)
-		if e.tusCreates() != 1 || len(offsets) != 2 || offsets[0] != 0 || offsets[1] != int64(len(content))-tail || checked[0] || !checked[1] {
-			t.Errorf("%d tus creates, PATCHes at %v with file checksums %v; want 1, [0 %d], [false true]", e.tusCreates(), offsets, checked, int64(len(content))-tail)
-		}
-		if e.count("POST /api/v0/file") != 0 || e.count("POST multipart") != 0 || pc.n.Load() != 0 {
-			t.Errorf("%d creates, %d open uploads, %d part PUTs; want none", e.count("POST /api/v0/file"), e.count("POST multipart"), pc.n.Load())
-		}
-		if sent.Load() != int64(len(content)) {
-			t.Errorf("progress ended at %d bytes, want %d", sent.Load(), len(content))
-		}
-		if left, _ := os.ReadDir(os.Getenv("XDG_CACHE_HOME") + "/perseus/uploads"); len(left) != 0 {
-			t.Errorf("%d resume states left after the upload completed", len(left))
-		}
-	})
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "in-order.bin", int(3*e.part)+2<<20+5)
+	p := &tusPatches{}
+	e.inject(p.fault)
+	pc := &parts{}
+	var sent atomic.Int64
+	f, err := e.client(pc).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part),
+		perseus.WithProgress(func(pr perseus.Progress) { sent.Store(pr.Sent) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Status != perseus.StatusUploaded || f.SourceHash != sum(content) || f.Name != "in-order.bin" || !bytes.Equal(e.stored(f), content) {
+		t.Fatalf("UploadFile = %+v", f)
+	}
+	// One upload at the tus endpoint: the file but its last MiB, then
+	// the last bytes with the file's CRC. No create, no parts.
+	offsets, checked := p.get()
+	tail := int64(1 << 20)
+	if e.tusCreates() != 1 || len(offsets) != 2 || offsets[0] != 0 || offsets[1] != int64(len(content))-tail || checked[0] || !checked[1] {
+		t.Errorf("%d tus creates, PATCHes at %v with file checksums %v; want 1, [0 %d], [false true]", e.tusCreates(), offsets, checked, int64(len(content))-tail)
+	}
+	if e.count("POST /api/v0/file") != 0 || e.count("POST multipart") != 0 || pc.n.Load() != 0 {
+		t.Errorf("%d creates, %d open uploads, %d part PUTs; want none", e.count("POST /api/v0/file"), e.count("POST multipart"), pc.n.Load())
+	}
+	if sent.Load() != int64(len(content)) {
+		t.Errorf("progress ended at %d bytes, want %d", sent.Load(), len(content))
+	}
+	if left, _ := os.ReadDir(os.Getenv("XDG_CACHE_HOME") + "/perseus/uploads"); len(left) != 0 {
+		t.Errorf("%d resume states left after the upload completed", len(left))
+	}
+}
+
+// TestUploadFile_onS3GoesInParts: on S3, whose store copies a tus
+// upload's bytes at its end, the server does not prefer tus, and a new
+// large file goes in parts.
+func TestUploadFile_onS3GoesInParts(t *testing.T) {
+	e := newEnv(t, openS3(t))
+	path, content := writeRandom(t, "s3.bin", int(3*e.part+5))
+	l, err := e.client(nil).File.Limits(t.Context())
+	if err != nil || l.TusPreferred || l.FileChecksum != "crc64nvme" {
+		t.Fatalf("Limits = %+v, %v; want tusPreferred false, fileChecksum crc64nvme", l, err)
+	}
+	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err != nil || f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
+		t.Fatalf("UploadFile = %+v, %v", f, err)
+	}
+	if e.tusCreates() != 0 || e.count("POST multipart") != 1 {
+		t.Errorf("%d tus creates, %d open uploads; want 0 and 1", e.tusCreates(), e.count("POST multipart"))
+	}
 }
 
 func TestUploadFile_withPartsSendsInParts(t *testing.T) {
@@ -157,31 +175,30 @@ func hangUp(inner fault, e *env) fault {
 }
 
 func TestUploadFile_tusResumesFromWhatTheServerKept(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
-		path, content := writeRandom(t, "cut.bin", int(3*e.part)+2<<20+5)
-		keep := int64(len(content) / 2)
-		p := &tusPatches{}
-		e.inject(p.fault)
-		e.inject(hangUp(cutPatch(keep), e))
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "cut.bin", int(3*e.part)+2<<20+5)
+	keep := int64(len(content) / 2)
+	p := &tusPatches{}
+	e.inject(p.fault)
+	e.inject(hangUp(cutPatch(keep), e))
 
-		// A client that does not retry fails, and leaves the upload to
-		// resume; a second run sends only what the server lacks.
-		_, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
-		if err == nil {
-			t.Fatal("an upload cut off with no retries succeeded")
-		}
-		f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
-			t.Fatalf("UploadFile = %+v", f)
-		}
-		offsets, _ := p.get()
-		if e.tusCreates() != 1 || len(offsets) < 2 || offsets[0] != 0 || offsets[1] != keep {
-			t.Errorf("%d tus creates, PATCHes at %v; want 1, [0 %d …]", e.tusCreates(), offsets, keep)
-		}
-	})
+	// A client that does not retry fails, and leaves the upload to
+	// resume; a second run sends only what the server lacks.
+	_, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err == nil {
+		t.Fatal("an upload cut off with no retries succeeded")
+	}
+	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
+		t.Fatalf("UploadFile = %+v", f)
+	}
+	offsets, _ := p.get()
+	if e.tusCreates() != 1 || len(offsets) < 2 || offsets[0] != 0 || offsets[1] != keep {
+		t.Errorf("%d tus creates, PATCHes at %v; want 1, [0 %d …]", e.tusCreates(), offsets, keep)
+	}
 }
 
 func TestUploadFile_tusRetriesACutRequestFromTheServersOffset(t *testing.T) {
@@ -206,26 +223,34 @@ func TestUploadFile_tusRetriesACutRequestFromTheServersOffset(t *testing.T) {
 // end; the server discards the upload, records nothing, and the client
 // sends the file again, once.
 func TestUploadFile_tusBytesChangedOnTheWayAreSentAgain(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
-		path, content := writeRandom(t, "flipped.bin", int(3*e.part)+2<<20+5)
-		var once atomic.Bool
-		e.inject(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodPatch && !once.Swap(true) {
-				r.Body = io.NopCloser(&flipper{r: r.Body, at: 1000})
-			}
-			return false
-		})
-		f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
-		if err != nil {
-			t.Fatal(err)
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "flipped.bin", int(3*e.part)+2<<20+5)
+	var once atomic.Bool
+	e.inject(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPatch && !once.Swap(true) {
+			r.Body = io.NopCloser(&flipper{r: r.Body, at: 1000})
 		}
-		if f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
-			t.Fatalf("UploadFile = %+v", f)
-		}
-		if e.tusCreates() != 2 {
-			t.Errorf("%d tus creates, want 2: the upload with a changed byte, then the file again", e.tusCreates())
-		}
+		return false
 	})
+	var most, last atomic.Int64
+	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithProgress(func(p perseus.Progress) {
+		last.Store(p.Sent)
+		if p.Sent > most.Load() {
+			most.Store(p.Sent)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
+		t.Fatalf("UploadFile = %+v", f)
+	}
+	if most.Load() != int64(len(content)) || last.Load() != int64(len(content)) {
+		t.Errorf("progress went up to %d and ended at %d; want %d both: the discarded attempt no longer counts", most.Load(), last.Load(), len(content))
+	}
+	if e.tusCreates() != 2 {
+		t.Errorf("%d tus creates, want 2: the upload with a changed byte, then the file again", e.tusCreates())
+	}
 }
 
 // flipper changes the byte at offset at of what it reads.
@@ -263,7 +288,7 @@ func TestUploadFile_tusFileChangedWhileSent(t *testing.T) {
 		return false
 	})
 	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
-	if err == nil || !strings.Contains(err.Error(), "changed while it was being sent") {
+	if !errors.Is(err, perseus.ErrFileChanged) {
 		t.Fatalf("UploadFile = %+v, %v; want an error that the file changed", f, err)
 	}
 	var ae *perseus.APIError
@@ -283,25 +308,133 @@ func TestUploadFile_tusFileChangedWhileSent(t *testing.T) {
 // uploaded by another client while this one sends it in order is found by
 // the server at the end, which answers with that file and keeps one copy.
 func TestUploadFile_tusEndsWithTheFileThatGotTheContentMeanwhile(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
-		path, content := writeRandom(t, "raced.bin", int(3*e.part)+2<<20+5)
-		var other *perseus.File
-		r := &racer{when: func(r *http.Request) bool { return r.Method == http.MethodPatch }, upload: func() {
-			var err error
-			other, err = e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithHashFirst(true))
-			if err != nil {
-				t.Error(err)
-			}
-		}}
-		f, err := e.client(r).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "raced.bin", int(3*e.part)+2<<20+5)
+	var other *perseus.File
+	r := &racer{when: func(r *http.Request) bool { return r.Method == http.MethodPatch }, upload: func() {
+		var err error
+		other, err = e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part), perseus.WithHashFirst(true))
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
-		if other == nil || f.ID != other.ID || f.SourceHash != sum(content) {
-			t.Fatalf("UploadFile = %+v, want the file the other client uploaded, %+v", f, other)
+	}}
+	f, err := e.client(r).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == nil || f.ID != other.ID || f.SourceHash != sum(content) {
+		t.Fatalf("UploadFile = %+v, want the file the other client uploaded, %+v", f, other)
+	}
+	if e.tusCreates() != 1 {
+		t.Errorf("%d tus creates, want 1", e.tusCreates())
+	}
+}
+
+// TestUploadFile_tusGivesUpUnderItsRetryPolicy: a server that answers
+// every PATCH 503 gets as many attempts as the policy allows, not more.
+func TestUploadFile_tusGivesUpUnderItsRetryPolicy(t *testing.T) {
+	e := newEnv(t, nil)
+	path, _ := writeRandom(t, "busy.bin", int(3*e.part)+2<<20+5)
+	p := &tusPatches{}
+	e.inject(p.fault)
+	e.inject(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPatch {
+			return false
 		}
-		if e.tusCreates() != 1 {
-			t.Errorf("%d tus creates, want 1", e.tusCreates())
-		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"code":"unavailable","message":"not today"}`))
+		return true
 	})
+	c := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{MaxAttempts: 3}))
+	_, err := c.File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	var ae *perseus.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("UploadFile against a server answering 503 = %v, want its 503", err)
+	}
+	if offsets, _ := p.get(); len(offsets) != 3 {
+		t.Errorf("%d PATCHes, want 3 (the policy's attempts)", len(offsets))
+	}
+}
+
+// TestUploadFile_tusBehindAProxyThatRefusesItGoesInParts: a proxy that
+// does not pass the tus endpoint (404), or caps request bodies (413
+// without the server's code), sends the file in parts instead.
+func TestUploadFile_tusBehindAProxyThatRefusesItGoesInParts(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		fault fault
+	}{
+		{"no endpoint", func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasPrefix(r.URL.Path, "/api/v0/tus/") {
+				return false
+			}
+			http.NotFound(w, r)
+			return true
+		}},
+		{"a cap on bodies", func(w http.ResponseWriter, r *http.Request) bool {
+			if r.ContentLength <= 1<<20 {
+				return false
+			}
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			w.Write([]byte("<html>413 Request Entity Too Large</html>"))
+			return true
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			path, content := writeRandom(t, "proxied.bin", int(3*e.part)+2<<20+5)
+			e.inject(c.fault)
+			f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+			if err != nil || f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
+				t.Fatalf("UploadFile = %+v, %v", f, err)
+			}
+			if e.count("POST multipart") != 1 {
+				t.Errorf("%d open uploads, want 1: the parts after tus was refused", e.count("POST multipart"))
+			}
+			if n := e.count("DELETE tus upload"); (c.name == "a cap on bodies") != (n == 1) {
+				t.Errorf("%d tus uploads ended", n)
+			}
+		})
+	}
+}
+
+// TestUploadFile_tusChecksTheFileItselfWhereTheServerDidNotSay: an answer
+// that does not echo Perseus-File-Checksum (an older replica ignored it)
+// has the client hash the file: a match is the upload; a mismatch (the
+// bytes changed on the way, and nobody checked) deletes the file made of
+// them and fails.
+func TestUploadFile_tusChecksTheFileItselfWhereTheServerDidNotSay(t *testing.T) {
+	for _, flip := range []bool{false, true} {
+		t.Run(map[bool]string{false: "intact", true: "changed on the way"}[flip], func(t *testing.T) {
+			e := newEnv(t, nil)
+			path, content := writeRandom(t, "old-replica.bin", int(3*e.part)+2<<20+5)
+			var once atomic.Bool
+			e.inject(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPatch {
+					return false
+				}
+				r.Header.Del("Perseus-File-Checksum") // as a server that does not know it
+				if flip && !once.Swap(true) {
+					r.Body = io.NopCloser(&flipper{r: r.Body, at: 1000})
+				}
+				return false
+			})
+			f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+			if !flip {
+				if err != nil || f.SourceHash != sum(content) {
+					t.Fatalf("UploadFile = %+v, %v", f, err)
+				}
+				return
+			}
+			if !errors.Is(err, perseus.ErrUploadFailed) || !strings.Contains(err.Error(), "changed on the way") {
+				t.Fatalf("UploadFile = %+v, %v; want ErrUploadFailed", f, err)
+			}
+			page, err := e.client(nil).File.ListFilesPage(t.Context(), perseus.ListOptions{}, "")
+			if err != nil || len(page.Files) != 0 {
+				t.Errorf("files left: %+v, %v; want none", page, err)
+			}
+		})
+	}
 }

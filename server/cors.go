@@ -32,7 +32,7 @@ var corsExposed = []string{
 	"Content-Range", "Content-Disposition", "Accept-Ranges",
 	"Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat", "Upload-Expires",
 	"Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm",
-	"Perseus-File-Id", "Perseus-File-Status",
+	"Perseus-File-Id", "Perseus-File-Status", "Perseus-File-Checksum",
 }
 
 // corsMaxAge is how long, in seconds, a browser may reuse a preflight's answer.

@@ -23,6 +23,7 @@ type Limits struct {
 	Tus                  string `json:"tus"`                  // where the tus 1.0 endpoint is served ("" : not served)
 	TusMaxSize           int64  `json:"tusMaxSize"`           // largest upload it takes (its Tus-Max-Size)
 	TusExpiresSeconds    int64  `json:"tusExpiresSeconds"`    // how long an upload lasts without bytes arriving (Upload-Expires)
+	TusPreferred         bool   `json:"tusPreferred"`         // whether a new large file costs no more in order through tus than in parts here (the store takes its bytes in place)
 	FileChecksum         string `json:"fileChecksum"`         // the whole-file checksum a tus request ending an upload may declare (Perseus-File-Checksum): "crc64nvme"
 
 	RateLimit  float64 `json:"rateLimit"`           // requests per second each API key may make, sustained; 0: no limit
@@ -45,7 +46,7 @@ func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
 	ans.BatchCreate = maxBatchCreate
 	ans.BatchContent, ans.BatchContentMaxBytes = s.core.BatchLimits()
 	ans.Tus, ans.TusMaxSize, ans.TusExpiresSeconds = tusBase, l.MaxFileSize, int64(l.PendingTTL.Seconds())
-	ans.FileChecksum = "crc64nvme"
+	ans.FileChecksum, ans.TusPreferred = "crc64nvme", l.ResumablePreferred
 	if l.QuotaFiles > 0 || l.QuotaBytes > 0 {
 		u, err := s.core.Usage(r.Context(), tenantOf(r))
 		if err != nil {

@@ -257,7 +257,7 @@ func TestLimitsAreDeclaredAndEnforcedWith413(t *testing.T) {
 		UploadURLTTLSeconds: 90, Multipart: true, PartChecksum: "sha256", ChainedParts: true, StreamMaxSize: 1 << 20, OpenMultipart: true}
 	want.BatchCreate = maxBatchCreate
 	want.BatchContent, want.BatchContentMaxBytes = 100, 64<<20 // the local store commits files together
-	want.Tus, want.TusMaxSize, want.TusExpiresSeconds, want.FileChecksum = tusBase, 1<<20, 86400, "crc64nvme"
+	want.Tus, want.TusMaxSize, want.TusExpiresSeconds, want.FileChecksum, want.TusPreferred = tusBase, 1<<20, 86400, "crc64nvme", true
 	if l != want {
 		t.Errorf("limits = %+v, want %+v", l, want)
 	}

@@ -35,7 +35,10 @@ var tusChecksums = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha25
 // all together have it; otherwise the upload is discarded (460
 // file_checksum_mismatch). A client that sends a file without hashing it
 // (the Go SDK's default) has it checked end to end so. A request that
-// does not end the upload is not held to it.
+// does not end the upload is not held to it. The answer to the request
+// whose bytes matched it carries the header back, so that a client can
+// tell a server that checked from one that ignored it (an older replica),
+// and check the file itself then.
 const fileChecksumHeader = "Perseus-File-Checksum"
 
 // newTus returns the tus 1.0 endpoint: tusd's protocol handler
@@ -88,6 +91,9 @@ type exchange struct {
 	expires string        // Upload-Expires
 	fileID  string        // Perseus-File-Id
 	status  string        // Perseus-File-Status, once finished
+	// Perseus-File-Checksum: as the request declared it, and once the
+	// upload's bytes matched it (echoed in the answer).
+	declared, checked string
 }
 
 type exchangeKey struct{}
@@ -154,7 +160,7 @@ func (s *Server) tusRequests(next http.Handler) http.Handler {
 				writeError(w, e)
 				return
 			}
-			x.checks.FileCRC64 = &crc
+			x.checks.FileCRC64, x.declared = &crc, strings.TrimSpace(v)
 		}
 		tw := &tusWriter{ResponseWriter: w, x: x}
 		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
@@ -229,6 +235,9 @@ func (t *tusWriter) WriteHeader(status int) {
 		}
 		if t.x.status != "" {
 			h.Set("Perseus-File-Status", t.x.status)
+		}
+		if t.x.checked != "" && status < 300 {
+			h.Set(fileChecksumHeader, t.x.checked)
 		}
 	}
 	t.ResponseWriter.WriteHeader(status)

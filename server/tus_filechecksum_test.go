@@ -34,7 +34,7 @@ func TestTusFileChecksum(t *testing.T) {
 		}
 
 		loc, _ := e.tusCreate(keyA, len(content), tusMeta("filename", "c.bin"))
-		if r := e.tusPatch(keyA, loc, 0, content[:100000], fileChecksumHeader, fileCRC(other)); r.status != http.StatusNoContent || r.offset() != 100000 {
+		if r := e.tusPatch(keyA, loc, 0, content[:100000], fileChecksumHeader, fileCRC(other)); r.status != http.StatusNoContent || r.offset() != 100000 || r.h.Get(fileChecksumHeader) != "" {
 			t.Fatalf("a request that does not end the upload, with a wrong file checksum: %d %s", r.status, r.body)
 		}
 		if r := e.tusPatch(keyA, loc, 100000, content[100000:], fileChecksumHeader, "crc64nvme zz"); r.status != http.StatusBadRequest || !strings.Contains(r.message(), "checksum_unsupported") {
@@ -62,8 +62,8 @@ func TestTusFileChecksum(t *testing.T) {
 			t.Fatalf("first bytes: %d %s", r.status, r.body)
 		}
 		r = e.tusPatch(keyA, loc, 299000, content[299000:], fileChecksumHeader, fileCRC(content))
-		if r.status != http.StatusNoContent || r.h.Get("Perseus-File-Status") != "uploaded" {
-			t.Fatalf("a right file checksum: %d %s", r.status, r.body)
+		if r.status != http.StatusNoContent || r.h.Get("Perseus-File-Status") != "uploaded" || r.h.Get(fileChecksumHeader) != fileCRC(content) {
+			t.Fatalf("a right file checksum: %d %s, echoed %q", r.status, r.body, r.h.Get(fileChecksumHeader))
 		}
 		if got := e.contentOf(keyA, r.h.Get("Perseus-File-Id")); string(got) != string(content) {
 			t.Fatalf("stored %d bytes, want the %d sent", len(got), len(content))

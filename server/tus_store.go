@@ -129,6 +129,9 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	if err != nil {
 		return n, tusError(ctx, u.s, "write", err)
 	}
+	if x.checks.FileCRC64 != nil && r.Offset == r.Size {
+		x.checked = x.declared // the core kept the last bytes: the upload's all have that CRC
+	}
 	return n, nil
 }
 

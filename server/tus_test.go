@@ -55,6 +55,12 @@ func (f *faultyBlobs) ListAppended(ctx context.Context, prefix string, fn func(b
 	return f.app().ListAppended(ctx, prefix, fn)
 }
 
+// AppendsInPlace is the wrapped store's (the local store's: true).
+func (f *faultyBlobs) AppendsInPlace() bool {
+	a, ok := f.Store.(blob.InPlaceAppender)
+	return ok && a.AppendsInPlace()
+}
+
 // tusAnswer is one answer of the tus endpoint.
 type tusResp struct {
 	status int

@@ -124,9 +124,10 @@ the exit status is 1. "-" reads standard input to its end and uploads it as
 
 A new file larger than --part-size goes in one pass, before it is hashed:
 in order through the server's tus endpoint, which hashes it as it arrives,
-with a CRC of the whole file computed here and checked there; or, with
---parts or on servers without that, in parts, several at once, hashed here
-as they leave. Where you already have an uploaded file of the same size,
+with a CRC of the whole file computed here and checked there, where the
+server prefers it (the embedded default); or, with --parts, on S3 and on
+servers without that, in parts, several at once, hashed here as they
+leave. Where you already have an uploaded file of the same size,
 the server has the file hashed first, so that content it has sends nothing
 (--hash-first does so always), then sends it in parts. An upload that
 was interrupted (Ctrl-C, a dropped network) resumes when run again: only

@@ -177,6 +177,10 @@ type Limits struct {
 	// ChainedParts says whether parts may be checked as pieces of the
 	// whole's SHA-256 (PartRef.From): only where the store assembles them.
 	ChainedParts bool
+	// ResumablePreferred says that a new file's bytes sent in order
+	// (resumable uploads) cost no more than in parts: the blob store makes
+	// them the object without copying them (blob.InPlaceAppender).
+	ResumablePreferred bool
 	// StreamMaxSize is the largest file Stream takes.
 	StreamMaxSize int64
 	// QuotaFiles and QuotaBytes are what each tenant may keep; 0: no bound.
@@ -191,6 +195,7 @@ func (c *Core) Limits() Limits {
 		MaxFileSize: c.cfg.MaxFileSize, MinPartSize: c.cfg.MinPartSize, MaxPartSize: c.cfg.MaxPartSize,
 		MaxParts: c.cfg.MaxParts, ChainedParts: c.parts.chained(), StreamMaxSize: c.streamMax(),
 		QuotaFiles: c.cfg.QuotaFiles, QuotaBytes: c.cfg.QuotaBytes, PendingTTL: c.cfg.PendingTTL,
+		ResumablePreferred: c.resumablePreferred(),
 	}
 }
 

@@ -88,6 +88,13 @@ func (c *Core) appender() (blob.Appender, error) {
 	return a, nil
 }
 
+// resumablePreferred reports whether the blob store makes an appendable
+// the object without copying its bytes (blob.InPlaceAppender).
+func (c *Core) resumablePreferred() bool {
+	a, ok := c.blobs.(blob.InPlaceAppender)
+	return ok && a.AppendsInPlace()
+}
+
 // CreateResumable begins a resumable upload of a new file of tenant's:
 // size bytes named name, and optionally declared to hash to sha256 (hex).
 // With a declared hash whose content the tenant has uploaded already, the

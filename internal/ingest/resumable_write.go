@@ -102,9 +102,8 @@ func (c *Core) WriteResumable(ctx context.Context, r Resumable, body io.Reader, 
 		w.Abort()
 		return r, 0, failf(ErrChecksumMismatch, "the %d bytes received do not hash to the request's Upload-Checksum (%s); none of them was kept: send them again from offset %d", n, check.Algorithm, r.Offset)
 	}
-	if err == nil && r.Offset+n == r.Size && checks.FileCRC64 != nil {
-		if err := c.checkFileCRC(ctx, a, r, crc, *checks.FileCRC64); err != nil {
-			w.Abort()
+	if r.Offset+n == r.Size && checks.FileCRC64 != nil { // even if the body then failed: its bytes are all there
+		if err := c.checkFileCRC(ctx, a, r, crc, *checks.FileCRC64, w); err != nil {
 			return r, 0, err
 		}
 	}
@@ -141,14 +140,16 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 // checkFileCRC holds r, whose last bytes were just written (crc is the
 // CRC of all of them, nil when r keeps none), to the CRC-64/NVME its
 // client declared for the whole file. A mismatch discards the upload: the
-// fault may be in any of its bytes.
-func (c *Core) checkFileCRC(ctx context.Context, a blob.Appender, r Resumable, crc *crcWriter, want uint64) error {
+// fault may be in any of its bytes. Either way but a match, w is aborted.
+func (c *Core) checkFileCRC(ctx context.Context, a blob.Appender, r Resumable, crc *crcWriter, want uint64, w blob.AppendWriter) error {
 	if crc == nil {
+		w.Abort()
 		return failf(ErrFileChecksumUnknown, "upload %s began before this server kept a whole-file checksum: send its last bytes without Perseus-File-Checksum, or create a new upload", r.ID)
 	}
 	if crc.crc == want {
 		return nil
 	}
+	w.Abort()
 	if err := a.DeleteAppended(context.WithoutCancel(ctx), keys.Resumable(r.Tenant, r.ID)); err != nil {
 		return c.unavailable(ctx, "delete_appended", r.ID, err, "the file's bytes do not match its declared checksum, and the upload could not be discarded: a storage backend is unavailable; create a new upload")
 	}

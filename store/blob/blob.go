@@ -300,6 +300,16 @@ type Appender interface {
 	ListAppended(ctx context.Context, prefix string, fn func(Info) error) error
 }
 
+// InPlaceAppender is implemented by an Appender whose CommitAppended
+// makes the bytes the object without copying them (the local store: a
+// rename), so that a file's bytes sent in order cost what one copy of them
+// costs. Where the store copies them at commit (S3: the parts into one
+// object, then that object to its key), a file goes cheaper in parts.
+type InPlaceAppender interface {
+	Appender
+	AppendsInPlace() bool
+}
+
 // AppendWriter receives bytes for an appendable (Appender.Append).
 // Nothing written counts until Commit returns nil: then the bytes and
 // state are durable together, and Appended reports them. Abort discards

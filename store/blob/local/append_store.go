@@ -17,6 +17,12 @@ import (
 	"github.com/perseus-go/perseus/store/blob"
 )
 
+var _ blob.InPlaceAppender = (*Store)(nil)
+
+// AppendsInPlace implements blob.InPlaceAppender: CommitAppended renames
+// the appendable's data file to the object.
+func (s *Store) AppendsInPlace() bool { return true }
+
 // Appended implements blob.Appender.
 func (s *Store) Appended(_ context.Context, id string) (int64, []byte, error) {
 	dir, err := s.appendDir(id)

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package perseus
 
@@ -18,7 +18,7 @@ const crcWindow = 64 << 20
 // windows of it mapped into memory, which costs a third less CPU than
 // reading it (no copy out of the page cache), falling back to reading
 // where mapping fails. A file cut short meanwhile faults on the mapping;
-// that fault is caught (SetPanicOnFault) and reported as errFileChanged.
+// that fault is caught (SetPanicOnFault) and reported as ErrFileChanged.
 func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var c uint64
@@ -28,7 +28,7 @@ func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
 			if _, fault := r.(interface{ Addr() uintptr }); !fault {
 				panic(r)
 			}
-			res = crcResult{err: errFileChanged}
+			res = crcResult{err: ErrFileChanged}
 		}
 	}()
 	for off < size {
@@ -40,9 +40,14 @@ func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
 		if err != nil {
 			return readCRC(ctx, f, off, size, c)
 		}
-		c = crc64nvme.Update(c, m)
-		syscall.Munmap(m)
+		c = crcMapped(c, m)
 		off += n
 	}
 	return crcResult{crc: c}
+}
+
+// crcMapped continues c over m, and unmaps m, even when reading it faults.
+func crcMapped(c uint64, m []byte) uint64 {
+	defer syscall.Munmap(m)
+	return crc64nvme.Update(c, m)
 }
