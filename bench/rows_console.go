@@ -134,7 +134,7 @@ func rowConsole(ctx context.Context, e *env, t *table) error {
 			"the console sends it at once by tus (tus-js-client, one PATCH; the server has no file of that size, so it does not ask " +
 			"to hash first) while its worker hashes it (hash-wasm), and says uploaded once the server has answered uploaded and " +
 			"the file's sourceHash equals the browser's hash; the server hashes every byte and makes it durable; baseline = `perseus file upload F --wait` as its own process against its own fresh server, as in row 1 " +
-			"(hashes once, parts sent as hashed); " + e.roundsNote()},
+			"(the default: in order through tus, the file hashed once, by the server, and checked by a CRC the CLI computes); " + e.roundsNote()},
 	})
 	return nil
 }

@@ -79,9 +79,9 @@ func rowS3(ctx context.Context, e *env, t *table) error {
 		}
 		return v
 	}
-	def, parts, stream, hashFirst := upload(nil), upload(nil, "--parts"), upload(nil, "--stream"), upload(nil, "--hash-first")
-	direct := upload([]string{"--s3-parts", "direct"}, "--parts")
-	if err := e.runRounds(ctx, 2, put, def, parts, stream, hashFirst, direct); err != nil {
+	def, stream, hashFirst := upload(nil), upload(nil, "--stream"), upload(nil, "--hash-first")
+	direct := upload([]string{"--s3-parts", "direct"})
+	if err := e.runRounds(ctx, 2, put, def, stream, hashFirst, direct); err != nil {
 		return err
 	}
 	readT, copyT, err := serverSteps(ctx, base, path, e.big)
@@ -94,9 +94,8 @@ func rowS3(ctx context.Context, e *env, t *table) error {
 		what, target string
 		note         string
 	}{
-		{def, "CLI default", "≤ 1.3×", "the default: in one pass and resumable, in order through the tus endpoint (one PATCH of all but the last MiB, then the last MiB with the file's CRC-64/NVME); the server hashes the bytes on their way to parts of an S3 multipart upload at a key of the upload's own (parts of 8 MiB and up, the last bytes of a request kept as a small object), then completes it and copies the object to the content key: versitygw copies the bytes twice (the parts into one object, then that object); the file read once and hashed once, by the server, no read-back"},
-		{parts, "CLI --parts", "report", "--parts (the default until 2026-12-03): in one pass, an open upload whose parts of 16 MiB, chained, go through the server (--s3-parts relay, its default), which hashes each on its way to an S3 multipart upload at the content key; completing it, versitygw copies the parts into one object, whose CRC64NVME the server compares with the parts' it relayed: the file read once, hashed once by the client and once by the server, no read-back"},
-		{direct, "CLI --parts, server --s3-parts direct", "report", "--parts against `perseus serve --s3-parts direct`: parts of 16 MiB straight to an S3 multipart upload (presigned part URLs, each held by S3 to its own SHA-256) as the CLI hashes them; completing it, versitygw copies the parts into one object and the server reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): read once and hashed twice by the client (whole and per part), hashed once more by the server after the upload"},
+		{def, "CLI default", "≤ 1.3×", "the default on S3 (the server says tusPreferred: false there, so the CLI goes in parts): in one pass, an open upload whose parts of 16 MiB, chained, go through the server (--s3-parts relay, its default), which hashes each on its way to an S3 multipart upload at the content key; completing it, versitygw copies the parts into one object, whose CRC64NVME the server compares with the parts' it relayed: the file read once, hashed once by the client and once by the server, no read-back"},
+		{direct, "CLI default, server --s3-parts direct", "report", "the default client against `perseus serve --s3-parts direct`: parts of 16 MiB straight to an S3 multipart upload (presigned part URLs, each held by S3 to its own SHA-256) as the CLI hashes them; completing it, versitygw copies the parts into one object and the server reads the object back to hash it (S3 keeps no SHA-256 of a whole multipart object): read once and hashed twice by the client (whole and per part), hashed once more by the server after the upload"},
 		{stream, "CLI --stream", "≤ 1.3×", "--stream: the CLI sends the file to POST /api/v0/file/stream before hashing it; the server hashes it on its way " +
 			"to one PutObject, then checks the object's CRC64NVME (HeadObject) against what it sent: the file read once, hashed once"},
 		{hashFirst, "CLI --hash-first", "report", "--hash-first: the CLI hashes the whole file, then sends it in parts of 16 MiB, chained, " +
