@@ -74,6 +74,40 @@ func newPartProxy(t *testing.T, target string, pass int64) *partProxy {
 	return p
 }
 
+// interruptCLI runs the CLI with args against via, sends it SIGINT
+// (Ctrl-C) once ready is closed, and checks that it stops with exit status
+// 130 and a hint to run it again.
+func interruptCLI(t *testing.T, via *serverProc, args []string, ready <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+via.URL, "LETTRIA_API_KEY="+via.Key)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-ready:
+		cmd.Process.Signal(syscall.SIGINT)
+	case <-exited:
+		t.Fatalf("the upload ended before it was interrupted: stdout %q, stderr %q", out.String(), errb.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the upload did not reach the point of interruption within 60 s; stderr:\n%s", errb.String())
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the upload did not stop within 30 s of SIGINT; stderr:\n%s", errb.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "run the same command again to resume") {
+		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 130 (Ctrl-C) and a hint to resume", code, out.String(), errb.String())
+	}
+}
+
 // TestCLIUploadInterruptedBySIGINTResumes interrupts `perseus file upload
 // --parts` with SIGINT (Ctrl-C) once two parts of a 7-part file are stored, then runs
 // the same command again: it sends only the five missing parts, and the
@@ -87,33 +121,7 @@ func TestCLIUploadInterruptedBySIGINTResumes(t *testing.T) {
 	via := &serverProc{URL: proxy.URL, Key: srv.Key}
 	args := []string{"file", "upload", path, "--parts", "--part-size", "5MiB", "--parallel-parts", "3", "--json"}
 
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+via.URL, "LETTRIA_API_KEY="+via.Key)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case <-proxy.ready: // two parts are stored, the others on their way: Ctrl-C
-		cmd.Process.Signal(syscall.SIGINT)
-	case <-exited:
-		t.Fatalf("the upload ended before it was interrupted: stdout %q, stderr %q", out.String(), errb.String())
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("no part reached the proxy within 60 s; stderr:\n%s", errb.String())
-	}
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("the upload did not stop within 30 s of SIGINT; stderr:\n%s", errb.String())
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "run the same command again to resume") {
-		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 130 (Ctrl-C) and a hint to resume", code, out.String(), errb.String())
-	}
+	interruptCLI(t, via, args, proxy.ready) // once two parts are stored, the others on their way
 	if n := proxy.seen.Load(); n < 3 {
 		t.Fatalf("only %d part PUTs before the interrupt; the test did not interrupt mid-upload", n)
 	}

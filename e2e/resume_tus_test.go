@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,15 +8,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/perseus-go/perseus"
 )
@@ -107,33 +102,7 @@ func TestCLIUploadInterruptedBySIGINTResumesInOrder(t *testing.T) {
 	via := &serverProc{URL: proxy.URL, Key: srv.Key}
 	args := []string{"file", "upload", path, "--part-size", "5MiB", "--json"}
 
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "PERSEUS_API_HOST="+via.URL, "LETTRIA_API_KEY="+via.Key)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case <-proxy.ready:
-		cmd.Process.Signal(syscall.SIGINT)
-	case <-exited:
-		t.Fatalf("the upload ended before it was interrupted: stdout %q, stderr %q", out.String(), errb.String())
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("no PATCH reached the proxy within 60 s; stderr:\n%s", errb.String())
-	}
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("the upload did not stop within 30 s of SIGINT; stderr:\n%s", errb.String())
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "run the same command again to resume") {
-		t.Fatalf("interrupted upload: exit %d, stdout %q, stderr %q; want exit 130 (Ctrl-C) and a hint to resume", code, out.String(), errb.String())
-	}
+	interruptCLI(t, via, args, proxy.ready) // once the server has pass bytes of the first PATCH
 
 	before, _ := proxy.seen()
 	stdout, stderr, code := cli(t, via, args...)
