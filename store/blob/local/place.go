@@ -118,17 +118,21 @@ func (s *Store) makeDirs(dir string, todo []string) error {
 // parent may not be durable yet: made, and their parent not synced since.
 // Such a directory is never removed (prune), so it is made once, and any
 // sync of its parent that begins after it is there makes its entry
-// durable. Another process sharing the directory cannot see them; its
+// durable. Each is counted once per commit that relies on it (mkdirs)
+// until that commit's sync of its parent (synced): two commits may make
+// the same directory at once, and the first to sync must not leave the
+// other's unprotected, to be pruned before the other's sync opens its
+// parent. Another process sharing the directory cannot see them; its
 // commits rely on their own syncs.
 type madeDirs struct {
 	mu   sync.Mutex // held by prune from looking at a directory to removing it
-	dirs map[string]bool
+	dirs map[string]int
 }
 
 func (m *madeDirs) has(dir string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.dirs[dir]
+	return m.dirs[dir] > 0
 }
 
 // mkdirs makes dir and its parents, recording todo as made first: from
@@ -136,20 +140,23 @@ func (m *madeDirs) has(dir string) bool {
 func (m *madeDirs) mkdirs(dir string, todo []string) error {
 	m.mu.Lock()
 	if m.dirs == nil {
-		m.dirs = map[string]bool{}
+		m.dirs = map[string]int{}
 	}
 	for _, d := range todo {
-		m.dirs[d] = true
+		m.dirs[d]++
 	}
 	m.mu.Unlock()
 	return os.MkdirAll(dir, 0o700)
 }
 
-// synced records that dir's parent was synced after dir was made.
+// synced records that dir's parent was synced after dir was made, for
+// one of the commits that counted on it.
 func (m *madeDirs) synced(dir string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.dirs, dir)
+	if m.dirs[dir]--; m.dirs[dir] <= 0 {
+		delete(m.dirs, dir)
+	}
 }
 
 // prune removes dir and its parents below root while they are empty,
@@ -158,7 +165,7 @@ func (m *madeDirs) prune(root, dir string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for ; dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
-		if m.dirs[dir] || os.Remove(dir) != nil { // not empty, or already gone
+		if m.dirs[dir] > 0 || os.Remove(dir) != nil { // not empty, or already gone
 			return
 		}
 	}

@@ -186,3 +186,27 @@ func TestCommitsRaceDeletesOfTheirDirectories(t *testing.T) {
 		t.Errorf("%d objects left, want %d (those not deleted)", left, 4*20)
 	}
 }
+
+// Two commits that make one directory at once each count on it until
+// their own sync of its parent: the first to sync leaves it protected
+// from a Delete's pruning for the other (whose sync opens the parent).
+func TestMadeDirsCountEachCommit(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "s0", "c0")
+	var m madeDirs
+	for range 2 {
+		if err := m.mkdirs(dir, []string{dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.synced(dir) // the first commit's parent sync
+	m.prune(root, dir)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("pruned while a commit still counts on it: %v", err)
+	}
+	m.synced(dir)
+	m.prune(root, dir)
+	if _, err := os.Stat(filepath.Join(root, "s0")); !os.IsNotExist(err) || len(m.dirs) != 0 {
+		t.Fatalf("after both syncs: %v, %v; want it pruned and nothing counted", err, m.dirs)
+	}
+}
