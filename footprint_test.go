@@ -9,8 +9,8 @@ import (
 // TestImportingTheSDKBringsOnlyWhatItUses: the SDK and its own tests and
 // examples import the standard library, golang.org/x/sync (errgroup),
 // github.com/minio/crc64nvme with its CPU detection (klauspost/cpuid: the
-// CRC of a file sent unhashed, upload_resumable.go, a third of the cost
-// of the standard library's CRC-32C on data out of the CPU's caches) and,
+// CRC of a file sent unhashed, upload_resumable.go, less than half the
+// cost of the standard library's CRC-32C on data out of the CPU's caches) and,
 // in tests, go-cmp; nothing of the server (AWS SDK, SQLite, PostgreSQL,
 // Prometheus), which would land in every importer's go.sum. Tests that need
 // a server in the same process live in ./sdktest; examples run perseus

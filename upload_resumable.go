@@ -15,21 +15,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/minio/crc64nvme"
 )
 
 // A new file larger than a part goes, by default, in order through the
 // server's tus endpoint (Limits.Tus), where the server checks a whole-file
 // CRC-64/NVME (Limits.FileChecksum) and prefers it (Limits.TusPreferred:
-// its store takes the bytes in place; on S3 parts go instead): its bytes leave before the file is
-// hashed, and the server hashes them as they arrive, so the file's SHA-256
-// is computed once, by the server, where hashing on both sides computes it
-// twice (on two cores, two hashes left the default at 1.6× the machine's
-// physical work). The client computes the file's CRC-64/NVME beside the
-// sending, from the file mapped into memory (about a fifth of a SHA-256's
-// cost on data out of the CPU's caches, and a third of the standard
-// library's CRC-32C's), and declares it with the last bytes
+// its store takes the bytes in place; on S3 parts go instead): its bytes
+// leave before the file is hashed, and the server hashes them as they
+// arrive, so the file's SHA-256 is computed once, by the server, where
+// hashing on both sides computes it twice (on two cores, two hashes left
+// the default at 1.6× the machine's physical work). The client computes
+// the file's CRC-64/NVME beside the sending (crc.go), about a fifth of a
+// SHA-256's cost on data out of the CPU's caches and less than half the
+// standard library's CRC-32C's, and declares it with the last bytes
 // (Perseus-File-Checksum), which the server checks before it records the
 // file: the bytes are checked end to end still.
 
@@ -42,7 +40,7 @@ const tusTail = 1 << 20
 // tusChunk bounds the bytes of one request before the last: proxies that
 // cap or buffer request bodies see requests of this size at most, and a
 // request lost whole loses no more; each costs the server one commit (an
-// fsync), a few milliseconds a quarter of a GiB.
+// fsync of the file and of the upload's state).
 const tusChunk = 256 << 20
 
 // resumable reports whether a file of size bytes goes through the tus
@@ -326,32 +324,4 @@ func (s *FileService) checkHashed(ctx context.Context, file *os.File, f *File, i
 // sameVersion reports whether now is the file a was, unchanged.
 func sameVersion(a, now os.FileInfo) bool {
 	return os.SameFile(a, now) && now.Size() == a.Size() && now.ModTime().Equal(a.ModTime())
-}
-
-// crcResult is the CRC-64/NVME of a file, or why it is not known.
-type crcResult struct {
-	crc uint64
-	err error
-}
-
-// readCRC continues crc, the CRC-64/NVME of the first off bytes of f,
-// over the bytes up to size, reading through ReadAt (f's offset is left
-// alone).
-func readCRC(ctx context.Context, f *os.File, off, size int64, crc uint64) crcResult {
-	buf := make([]byte, 1<<20)
-	for off < size {
-		if ctx.Err() != nil {
-			return crcResult{err: ctx.Err()}
-		}
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
-		crc = crc64nvme.Update(crc, buf[:n])
-		off += int64(n)
-		if err == io.EOF && off < size {
-			return crcResult{err: ErrFileChanged}
-		}
-		if err != nil && err != io.EOF {
-			return crcResult{err: err}
-		}
-	}
-	return crcResult{crc: crc}
 }

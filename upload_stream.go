@@ -62,8 +62,7 @@ func (s *FileService) stream(ctx context.Context, path string, cfg uploadConfig,
 	}
 	// The server recorded what it received. If the file changed meanwhile,
 	// that may be a mix of two versions: drop it and say so.
-	if after, err := fd.Stat(); err != nil || !os.SameFile(before, after) || after.Size() != size ||
-		!after.ModTime().Equal(before.ModTime()) || a.File.Size != size {
+	if after, err := fd.Stat(); err != nil || !sameVersion(before, after) || a.File.Size != size {
 		what := "the file the server recorded (" + a.File.ID + ") was deleted"
 		derr := s.DeleteFile(context.WithoutCancel(ctx), a.File.ID)
 		if derr != nil {

@@ -182,13 +182,13 @@ func parseChecksum(v string) (*ingest.Checksum, *Error) {
 }
 
 // parseFileChecksum reads Perseus-File-Checksum: "crc64nvme <base64>".
+// Upload-Checksum's form, one algorithm.
 func parseFileChecksum(v string) (uint64, *Error) {
-	algo, b64, ok := strings.Cut(strings.TrimSpace(v), " ")
-	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	if !ok || !strings.EqualFold(algo, "crc64nvme") || err != nil || len(sum) != 8 {
+	c, e := parseChecksum(v)
+	if e != nil || c.Algorithm != "crc64nvme" {
 		return 0, ErrFileChecksumHeader.With("%s %q: %s", fileChecksumHeader, v, ErrFileChecksumHeader.Message)
 	}
-	return binary.BigEndian.Uint64(sum), nil
+	return binary.BigEndian.Uint64(c.Sum), nil
 }
 
 // tusWriter adds the exchange's headers to tusd's answer as it is written,
