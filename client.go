@@ -130,5 +130,6 @@ func NewClient(opts ...Option) (*Client, error) {
 func defaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
+	t.DialContext = dialBodyConns(t.DialContext)
 	return t
 }

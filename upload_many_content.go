@@ -86,20 +86,73 @@ func (r *batchReader) Read(p []byte) (int, error) {
 		if n > 0 || (err != nil && err != io.EOF) {
 			return n, err
 		}
-		if r.f != nil {
-			r.f.Close()
-			r.f = nil
-		}
-		if r.next == len(r.b.paths) {
-			return 0, io.EOF
-		}
-		f, err := os.Open(r.b.paths[r.next])
-		if err != nil {
+		if err := r.advance(); err != nil {
 			return 0, err
 		}
-		r.f, r.cur = f, &exactly{r: io.LimitReader(f, r.b.sizes[r.next]), left: r.b.sizes[r.next], path: r.b.paths[r.next]}
-		r.next++
 	}
+}
+
+// advance closes the file just read and opens the next, or returns io.EOF
+// after the last.
+func (r *batchReader) advance() error {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+	if r.next == len(r.b.paths) {
+		r.cur = bytes.NewReader(nil)
+		return io.EOF
+	}
+	f, err := os.Open(r.b.paths[r.next])
+	if err != nil {
+		return err
+	}
+	r.f, r.cur = f, &exactly{r: io.LimitReader(f, r.b.sizes[r.next]), left: r.b.sizes[r.next], path: r.b.paths[r.next]}
+	r.next++
+	return nil
+}
+
+// sendTo writes the rest of the body to c: the head as it is, and each
+// file's bytes by c.ReadFrom from the file itself, which over TCP is
+// sendfile(2), from the page cache to the socket without the copy through
+// this process that Read makes. A file that ends early fails as with Read.
+func (r *batchReader) sendTo(c io.ReaderFrom) (int64, error) {
+	var n int64
+	for {
+		var m int64
+		var err error
+		if e, ok := r.cur.(*exactly); ok {
+			m, err = c.ReadFrom(&io.LimitedReader{R: r.f, N: e.left})
+			if e.left -= m; err == nil && e.left > 0 {
+				err = fmt.Errorf("perseus: %s ended %d bytes early: it changed since it was hashed", e.path, e.left)
+			}
+		} else {
+			m, err = c.ReadFrom(r.cur)
+		}
+		if n += m; err != nil {
+			return n, err
+		}
+		if err := r.advance(); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+	}
+}
+
+// remaining is how many bytes the body has left to give.
+func (r *batchReader) remaining() int64 {
+	var n int64
+	switch cur := r.cur.(type) {
+	case *exactly:
+		n = cur.left
+	case *bytes.Reader:
+		n = int64(cur.Len())
+	}
+	for _, s := range r.b.sizes[r.next:] {
+		n += s
+	}
+	return n
 }
 
 func (r *batchReader) Close() error {

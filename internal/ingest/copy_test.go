@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -13,7 +14,7 @@ import (
 )
 
 func TestCopyHashingCopiesAndHashesTheSameBytes(t *testing.T) {
-	for _, size := range []int{0, 1, 256<<10 - 1, 256 << 10, 3<<20 + 17} {
+	for _, size := range []int{0, 1, 256<<10 - 1, 256 << 10, 1 << 20, 1<<20 + 1, 3<<20 + 17} {
 		data := randomBytes(size)
 		var dst bytes.Buffer
 		h := sha256.New()
@@ -33,8 +34,14 @@ func TestCopyHashingCopiesAndHashesTheSameBytes(t *testing.T) {
 }
 
 func TestCopyHashingReturnsTheFirstError(t *testing.T) {
+	for _, size := range []int{1000, 1 << 20, 3<<20 + 17} { // within the first buffer, at its end, past it
+		t.Run(fmt.Sprint(size), func(t *testing.T) { testCopyHashingErrors(t, size) })
+	}
+}
+
+func testCopyHashingErrors(t *testing.T, size int) {
 	boom := errors.New("boom")
-	data := randomBytes(1 << 20)
+	data := randomBytes(size)
 	src := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom))
 	if n, err := copyHashing(io.Discard, src, sha256.New()); !errors.Is(err, boom) || n != int64(len(data)) {
 		t.Fatalf("read error: %d, %v; want %d, boom", n, err, len(data))
@@ -54,17 +61,19 @@ func TestCopyHashingReturnsTheFirstError(t *testing.T) {
 // and nothing waits forever.
 func TestCopyHashingSurvivesAPanickingWriter(t *testing.T) {
 	done := make(chan any)
-	go func() {
-		defer func() { done <- recover() }()
-		copyHashing(panicWriter{}, bytes.NewReader(randomBytes(3<<20)), sha256.New())
-	}()
-	select {
-	case p := <-done:
-		if p == nil {
-			t.Fatal("the panic did not reach the caller")
+	for _, size := range []int{1000, 3 << 20} { // one buffer, and several
+		go func() {
+			defer func() { done <- recover() }()
+			copyHashing(panicWriter{}, bytes.NewReader(randomBytes(size)), sha256.New())
+		}()
+		select {
+		case p := <-done:
+			if p == nil {
+				t.Fatalf("size %d: the panic did not reach the caller", size)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("size %d: copyHashing hangs after its writer panicked", size)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("copyHashing hangs after its writer panicked")
 	}
 }
 
