@@ -100,6 +100,9 @@ func (b *fileBody) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF // the file is shorter than it was
 	}
+	if err != nil {
+		err = localError{err} // a retry would meet the same file
+	}
 	return n, err
 }
 

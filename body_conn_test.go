@@ -3,12 +3,15 @@ package perseus
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // recorder is a connection's ReadFrom that keeps what it is given and
@@ -110,6 +113,9 @@ func TestBodyConn_sendsABatchWholeOverTCP(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
+	var sent atomic.Int32
+	testHookSendTo = func() { sent.Add(1) }
+	defer func() { testHookSendTo = nil }()
 	c := &http.Client{Transport: defaultTransport()}
 	for range 2 {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String(), bf.open())
@@ -123,5 +129,42 @@ func TestBodyConn_sendsABatchWholeOverTCP(t *testing.T) {
 		if b := <-got; !bytes.Equal(b, want) {
 			t.Fatalf("the server read %d bytes, not the %d of the batch", len(b), len(want))
 		}
+	}
+	if sent.Load() != 2 {
+		t.Fatalf("%d of 2 batches went by sendTo", sent.Load())
+	}
+}
+
+// TestDo_doesNotRetryABodyWhoseFileIsGone: a batch whose file was removed,
+// or a section whose file was cut short, since it was hashed fails at once
+// with the file's error: sending it again would meet the same file.
+func TestDo_doesNotRetryABodyWhoseFileIsGone(t *testing.T) {
+	client, mux, _ := setup(t, WithRetry(RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	var hits, puts atomic.Int32 // one each: a request cut short may reach its handler late
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.Copy(io.Discard, r.Body)
+	})
+	mux.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+		puts.Add(1)
+		io.Copy(io.Discard, r.Body)
+	})
+	bf, _ := batchOf(t, 5000, 7000)
+	os.Remove(bf.paths[1])
+	err := client.do(t.Context(), request{method: http.MethodPost, path: "/upload", body: bf}, nil)
+	if !isLocal(err) || !errors.Is(err, os.ErrNotExist) || hits.Load() > 1 {
+		t.Fatalf("batch of a removed file: %v after %d requests; want the file's error, at once", err, hits.Load())
+	}
+
+	path := writeTemp(t, "cut", make([]byte, 300<<10))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	os.Truncate(path, 100<<10)
+	err = client.do(t.Context(), request{method: http.MethodPut, path: "/put", body: section{f: f, size: 300 << 10, tr: &tracker{}}}, nil)
+	if !isLocal(err) || !errors.Is(err, io.ErrUnexpectedEOF) || puts.Load() > 1 {
+		t.Fatalf("section of a file cut short: %v after %d requests; want io.ErrUnexpectedEOF, at once", err, puts.Load())
 	}
 }

@@ -126,9 +126,14 @@ func NewClient(opts ...Option) (*Client, error) {
 
 // defaultTransport is http.DefaultTransport keeping enough idle connections
 // per host for parallel parts and concurrent uploads (the default keeps 2,
-// so each extra request would open a new connection).
+// so each extra request would open a new connection). A program that
+// replaced http.DefaultTransport (a mock, a tracer) gets its own, as it is.
 func defaultTransport() http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t := base.Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.DialContext = dialBodyConns(t.DialContext)
 	return t

@@ -264,3 +264,32 @@ func TestClient_usesGivenHTTPClient(t *testing.T) {
 		t.Errorf("requests through the given client = %d, want 1", got)
 	}
 }
+
+// TestNewClient_takesAReplacedDefaultTransportAsItIs: a program that
+// wrapped http.DefaultTransport (a tracer, a mock) still gets a client,
+// which goes through it.
+func TestNewClient_takesAReplacedDefaultTransportAsItIs(t *testing.T) {
+	was := http.DefaultTransport
+	defer func() { http.DefaultTransport = was }()
+	var through atomic.Int32
+	http.DefaultTransport = roundTripper(func(r *http.Request) (*http.Response, error) {
+		through.Add(1)
+		return was.RoundTrip(r)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c, err := NewClient(WithHost(srv.URL), WithAPIKey(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.File.Limits(t.Context()); err != nil || through.Load() != 1 {
+		t.Fatalf("Limits: %v, %d requests through the replaced transport; want 1", err, through.Load())
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -4,6 +4,7 @@ package perseus
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/debug"
 	"syscall"
@@ -18,7 +19,8 @@ const crcWindow = 64 << 20
 // windows of it mapped into memory, which costs a third less CPU than
 // reading it (no copy out of the page cache), falling back to reading
 // where mapping fails. A file cut short meanwhile faults on the mapping;
-// that fault is caught (SetPanicOnFault) and reported as ErrFileChanged.
+// that fault is caught (SetPanicOnFault) and reported as ErrFileChanged,
+// or as an I/O error where the file is as long as it was.
 func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var c uint64
@@ -29,6 +31,9 @@ func fileCRC(ctx context.Context, f *os.File, size int64) (res crcResult) {
 				panic(r)
 			}
 			res = crcResult{err: ErrFileChanged}
+			if now, err := f.Stat(); err == nil && now.Size() >= size { // not cut short: the disk failed under it
+				res = crcResult{err: fmt.Errorf("perseus: read %s: an I/O error under its mapping, in the %d bytes from %d", f.Name(), crcWindow, off)}
+			}
 		}
 	}()
 	for off < size {

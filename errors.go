@@ -131,3 +131,17 @@ func (e *FileFailedError) Error() string {
 
 // Is matches ErrUploadFailed.
 func (e *FileFailedError) Is(target error) bool { return target == ErrUploadFailed }
+
+// localError is an error of reading a local file for a request's body (a
+// file removed or cut short since it was hashed): sending the request
+// again would fail the same way, so do returns it at once.
+type localError struct{ err error }
+
+func (e localError) Error() string { return e.err.Error() }
+func (e localError) Unwrap() error { return e.err }
+
+// isLocal reports whether err is a localError.
+func isLocal(err error) bool {
+	var le localError
+	return errors.As(err, &le)
+}

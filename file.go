@@ -51,6 +51,9 @@ type FileService struct {
 	// noBatchContent is set once a server that said batchContent turned
 	// out not to route it: UploadFiles PUTs each file from then on.
 	noBatchContent atomic.Bool
+	// noTus is set once a proxy refused the tus endpoint (uploadResumable
+	// returned errNotTus): large files go in parts from then on.
+	noTus atomic.Bool
 }
 
 // CreateFile creates a file record for content with this SHA-256 (64 hex

@@ -80,6 +80,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	case *batchFiles:
 		req.ContentLength = b.length()
 		req.Header.Set("Content-Type", "application/octet-stream")
+		// The transport may send it again itself, on a fresh connection
+		// when a kept-alive one turns out closed.
+		req.GetBody = func() (io.ReadCloser, error) { return b.open(), nil }
 	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -139,7 +142,7 @@ func (c *Client) do(ctx context.Context, r request, handle func(*http.Response) 
 			if r.url != "" && errors.As(err, &ue) {
 				ue.URL = redact(req.URL) // the query is a credential: keep it out of errors and logs
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || isLocal(err) {
 				return fail(err)
 			}
 			wait, again := clock.next(0)

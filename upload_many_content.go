@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 )
 
 // How UploadFiles sends the bytes of small new files where the server
@@ -78,6 +79,11 @@ type batchReader struct {
 	cur  io.Reader
 	f    *os.File
 	next int
+	// The transport may close the body from another goroutine while its
+	// write loop reads it: mu keeps Close and advance apart, and a closed
+	// reader opens no more files.
+	mu     sync.Mutex
+	closed bool
 }
 
 func (r *batchReader) Read(p []byte) (int, error) {
@@ -95,6 +101,11 @@ func (r *batchReader) Read(p []byte) (int, error) {
 // advance closes the file just read and opens the next, or returns io.EOF
 // after the last.
 func (r *batchReader) advance() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return os.ErrClosed
+	}
 	if r.f != nil {
 		r.f.Close()
 		r.f = nil
@@ -105,7 +116,7 @@ func (r *batchReader) advance() error {
 	}
 	f, err := os.Open(r.b.paths[r.next])
 	if err != nil {
-		return err
+		return localError{err}
 	}
 	r.f, r.cur = f, &exactly{r: io.LimitReader(f, r.b.sizes[r.next]), left: r.b.sizes[r.next], path: r.b.paths[r.next]}
 	r.next++
@@ -124,7 +135,7 @@ func (r *batchReader) sendTo(c io.ReaderFrom) (int64, error) {
 		if e, ok := r.cur.(*exactly); ok {
 			m, err = c.ReadFrom(&io.LimitedReader{R: r.f, N: e.left})
 			if e.left -= m; err == nil && e.left > 0 {
-				err = fmt.Errorf("perseus: %s ended %d bytes early: it changed since it was hashed", e.path, e.left)
+				err = e.short()
 			}
 		} else {
 			m, err = c.ReadFrom(r.cur)
@@ -156,6 +167,9 @@ func (r *batchReader) remaining() int64 {
 }
 
 func (r *batchReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
 	if r.f != nil {
 		return r.f.Close()
 	}
@@ -173,10 +187,18 @@ type exactly struct {
 func (e *exactly) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
-		return n, fmt.Errorf("perseus: %s ended %d bytes early: it changed since it was hashed", e.path, e.left)
+	switch {
+	case err == io.EOF && e.left > 0:
+		return n, e.short()
+	case err != nil && err != io.EOF:
+		return n, localError{err}
 	}
 	return n, err
+}
+
+// short is the error of the file ending early.
+func (e *exactly) short() error {
+	return localError{fmt.Errorf("perseus: %s ended %d bytes early: it changed since it was hashed", e.path, e.left)}
 }
 
 // batchContentItem is one result of POST /api/v0/file/batch/content.

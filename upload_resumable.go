@@ -49,7 +49,7 @@ const tusChunk = 256 << 20
 // takes a file so at least as cheaply as in parts (on S3, whose store
 // copies the bytes of a tus upload twice at its end, it does not).
 func (s *FileService) resumable(ctx context.Context, size int64, cfg uploadConfig) (Limits, bool) {
-	if cfg.hashFirst || cfg.parts || size <= cfg.partSize {
+	if cfg.hashFirst || cfg.parts || size <= cfg.partSize || s.noTus.Load() {
 		return Limits{}, false
 	}
 	l, err := s.Limits(ctx) // an error shows again, on the usual way
@@ -71,6 +71,19 @@ type tusUpload struct {
 // errNotTus sends a file the tus way would not take on to parts: a proxy
 // in front of the server refuses the endpoint, or the size of a request.
 var errNotTus = errors.New("perseus: the tus endpoint is not reachable")
+
+// proxyRefused reports whether ae, the answer to a tus request once the
+// upload was created, is a proxy's refusal rather than the server's (whose
+// every tus error has a code): a method it does not pass (PATCH, HEAD), a
+// path it does not route, or a cap on a request's body.
+func proxyRefused(ae *APIError) bool {
+	switch ae.StatusCode {
+	case http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed,
+		http.StatusRequestEntityTooLarge, http.StatusNotImplemented:
+		return ae.Code == ""
+	}
+	return false
+}
 
 // uploadResumable sends the file at path (fi) through the tus endpoint
 // at l.Tus. ok is false when the caller should upload another way: with
@@ -94,6 +107,7 @@ func (s *FileService) uploadResumable(ctx context.Context, path string, fi os.Fi
 		case errors.As(err, &ae) && ae.Code == "hash_first":
 			return nil, false, nil
 		case errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusMethodNotAllowed || ae.StatusCode == http.StatusNotImplemented):
+			s.noTus.Store(true)
 			return nil, false, errNotTus
 		case err != nil:
 			return nil, true, err
@@ -113,13 +127,20 @@ func (s *FileService) uploadResumable(ctx context.Context, path string, fi os.Fi
 		case errors.As(err, &ae) && ae.Code == "file_checksum_unavailable" && try == 0:
 			end()
 			continue
-		case errors.As(err, &ae) && ae.StatusCode == http.StatusRequestEntityTooLarge && ae.Code == "":
-			end() // not the server's 413 (it has a code): a proxy's cap on a request's body
+		case errors.As(err, &ae) && proxyRefused(ae):
+			end()
 			tr.add(-tr.count())
+			s.noTus.Store(true)
 			return nil, false, errNotTus
 		case errors.Is(err, ErrFileChanged):
 			end()
 			return nil, true, fmt.Errorf("%w: %s; nothing was recorded: upload it again", ErrFileChanged, path)
+		case errors.Is(err, errNotThisFile) && try == 0:
+			st.remove() // a finished upload of the file as it was: this one goes anew
+			continue
+		case errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && try == 0:
+			st.remove() // the upload, or the file it made, is gone: once more from the start
+			continue
 		case errors.As(err, &ae) && (ae.Code == "file_checksum_mismatch" || ae.StatusCode == http.StatusNotFound):
 			st.remove() // the server discarded it: nothing to resume
 		}
@@ -269,6 +290,9 @@ func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo
 		if changed() { // a file cut short fails its request: not the network's fault
 			return nil, ErrFileChanged
 		}
+		if isLocal(err) { // the file could not be read: a retry would meet it again
+			return nil, err
+		}
 		var ae *APIError
 		var after time.Duration
 		if errors.As(err, &ae) {
@@ -299,17 +323,29 @@ func (s *FileService) tusSend(ctx context.Context, file *os.File, fi os.FileInfo
 	// Nothing says the server checked the CRC: the answer that ended the
 	// upload was lost (a HEAD finished it), or a replica too old to know
 	// the header took it. The file's own hash tells.
-	return s.checkHashed(ctx, file, f, up.id)
+	return s.checkHashed(ctx, file, f, up.id, declared != "")
 }
 
+// errNotThisFile: an upload a run resumed had been finished, by a run
+// before, with other bytes than the file now has (replaced since, its
+// size and time kept).
+var errNotThisFile = errors.New("perseus: the upload resumed was of the file as it was")
+
 // checkHashed compares f, the file an upload made of file, with file's
-// SHA-256. A file of this upload's own (id) that differs is deleted.
-func (s *FileService) checkHashed(ctx context.Context, file *os.File, f *File, id string) (*File, error) {
+// SHA-256. When this run sent the upload's last bytes (sent), a file of
+// its own (id) that differs is deleted: its bytes changed on the way.
+// When a run before did, the file is the upload of the file as it was
+// then, and stays: errNotThisFile.
+func (s *FileService) checkHashed(ctx context.Context, file *os.File, f *File, id string, sent bool) (*File, error) {
 	h := sha256.New()
 	if _, err := readAhead(ctx, io.NewSectionReader(file, 0, 1<<62), func(b []byte) { h.Write(b) }); err != nil {
 		return nil, err
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != f.SourceHash {
+	sum := hex.EncodeToString(h.Sum(nil))
+	if sum != f.SourceHash && !sent {
+		return nil, errNotThisFile
+	}
+	if sum != f.SourceHash {
 		what := "nothing was kept"
 		if f.ID == id {
 			if err := s.DeleteFile(context.WithoutCancel(ctx), f.ID); err != nil {

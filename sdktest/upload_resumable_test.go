@@ -359,21 +359,31 @@ func TestUploadFile_tusGivesUpUnderItsRetryPolicy(t *testing.T) {
 }
 
 // TestUploadFile_tusBehindAProxyThatRefusesItGoesInParts: a proxy that
-// does not pass the tus endpoint (404), or caps request bodies (413
-// without the server's code), sends the file in parts instead.
+// does not pass the tus endpoint (404), or its PATCHes (405), or caps
+// request bodies (413 without the server's code), sends the file in parts
+// instead, and the client's next large file straight in parts.
 func TestUploadFile_tusBehindAProxyThatRefusesItGoesInParts(t *testing.T) {
 	for _, c := range []struct {
 		name  string
+		ends  bool // the upload was created, then refused: the client ends it
 		fault fault
 	}{
-		{"no endpoint", func(w http.ResponseWriter, r *http.Request) bool {
+		{"no endpoint", false, func(w http.ResponseWriter, r *http.Request) bool {
 			if !strings.HasPrefix(r.URL.Path, "/api/v0/tus/") {
 				return false
 			}
 			http.NotFound(w, r)
 			return true
 		}},
-		{"a cap on bodies", func(w http.ResponseWriter, r *http.Request) bool {
+		{"no PATCH", true, func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method != http.MethodPatch {
+				return false
+			}
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			w.Write([]byte("<html>405 Not Allowed</html>"))
+			return true
+		}},
+		{"a cap on bodies", true, func(w http.ResponseWriter, r *http.Request) bool {
 			if r.ContentLength <= 1<<20 {
 				return false
 			}
@@ -386,15 +396,24 @@ func TestUploadFile_tusBehindAProxyThatRefusesItGoesInParts(t *testing.T) {
 			e := newEnv(t, nil)
 			path, content := writeRandom(t, "proxied.bin", int(3*e.part)+2<<20+5)
 			e.inject(c.fault)
-			f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+			client := e.client(nil)
+			f, err := client.File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
 			if err != nil || f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
 				t.Fatalf("UploadFile = %+v, %v", f, err)
 			}
 			if e.count("POST multipart") != 1 {
 				t.Errorf("%d open uploads, want 1: the parts after tus was refused", e.count("POST multipart"))
 			}
-			if n := e.count("DELETE tus upload"); (c.name == "a cap on bodies") != (n == 1) {
+			if n := e.count("DELETE tus upload"); c.ends != (n == 1) {
 				t.Errorf("%d tus uploads ended", n)
+			}
+			creates := e.tusCreates()
+			path2, content2 := writeRandom(t, "proxied2.bin", int(3*e.part)+2<<20+7)
+			if f, err := client.File.UploadFile(t.Context(), path2, perseus.WithPartSize(e.part)); err != nil || f.SourceHash != sum(content2) {
+				t.Fatalf("the second UploadFile = %+v, %v", f, err)
+			}
+			if e.tusCreates() != creates || e.count("POST multipart") != 2 {
+				t.Errorf("the second file: %d tus uploads begun, %d open uploads; want none, and 2 in all", e.tusCreates()-creates, e.count("POST multipart"))
 			}
 		})
 	}
@@ -436,5 +455,73 @@ func TestUploadFile_tusChecksTheFileItselfWhereTheServerDidNotSay(t *testing.T) 
 				t.Errorf("files left: %+v, %v; want none", page, err)
 			}
 		})
+	}
+}
+
+// loseLastAnswer lets the server take the PATCH that ends an upload (the
+// one with the file's checksum), then closes the client's connection
+// unanswered: a client that does not retry keeps the upload to resume.
+func loseLastAnswer(e *env) fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPatch || r.Header.Get("Perseus-File-Checksum") == "" {
+			return false
+		}
+		e.h.ServeHTTP(httptest.NewRecorder(), r)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return true
+	}
+}
+
+// TestUploadFile_tusResumedUploadOfAnotherVersionGoesAnew: a run resumes an
+// upload a run before finished, unanswered, of the file as it was; the
+// file was replaced since by other bytes of its size and time. The
+// finished upload's file stays (it is of those bytes), and the file as it
+// is now is uploaded anew.
+func TestUploadFile_tusResumedUploadOfAnotherVersionGoesAnew(t *testing.T) {
+	e := newEnv(t, nil)
+	path, _ := writeRandom(t, "replaced.bin", int(3*e.part)+2<<20+5)
+	e.inject(loseLastAnswer(e))
+	if _, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part)); err == nil {
+		t.Fatal("an upload whose last answer was lost succeeded with no retries")
+	}
+	fi, _ := os.Stat(path)
+	_, content := writeRandom(t, "other.bin", int(fi.Size()))
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(path, fi.ModTime(), fi.ModTime())
+	f, err := e.client(nil).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err != nil || f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) {
+		t.Fatalf("UploadFile = %+v, %v; want the file as it is now", f, err)
+	}
+	page, err := e.client(nil).File.ListFilesPage(t.Context(), perseus.ListOptions{}, "")
+	if err != nil || len(page.Files) != 2 || e.tusCreates() != 2 {
+		t.Fatalf("%d files (%v), %d tus uploads; want both versions, 2", len(page.Files), err, e.tusCreates())
+	}
+}
+
+// TestUploadFile_tusResumedUploadWhoseFileWasDeletedGoesAnew: a run resumes
+// an upload a run before finished, unanswered; its file was deleted
+// since. The file is uploaded anew, in the same call.
+func TestUploadFile_tusResumedUploadWhoseFileWasDeletedGoesAnew(t *testing.T) {
+	e := newEnv(t, nil)
+	path, content := writeRandom(t, "deleted.bin", int(3*e.part)+2<<20+5)
+	e.inject(loseLastAnswer(e))
+	if _, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part)); err == nil {
+		t.Fatal("an upload whose last answer was lost succeeded with no retries")
+	}
+	c := e.client(nil)
+	page, err := c.File.ListFilesPage(t.Context(), perseus.ListOptions{}, "")
+	if err != nil || len(page.Files) != 1 {
+		t.Fatalf("files: %+v, %v; want the one uploaded", page, err)
+	}
+	if err := c.File.DeleteFile(t.Context(), page.Files[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part))
+	if err != nil || f.SourceHash != sum(content) || !bytes.Equal(e.stored(f), content) || f.ID == page.Files[0].ID {
+		t.Fatalf("UploadFile = %+v, %v; want a new file of the content", f, err)
 	}
 }
