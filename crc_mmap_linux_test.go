@@ -1,7 +1,6 @@
 package perseus
 
 import (
-	"os"
 	"syscall"
 	"testing"
 )
@@ -11,15 +10,7 @@ import (
 // sees on Linux is the fault on reading it, caught, not a failed mapping
 // falling back to reads.
 func TestFileCRC_mapsPastTheEndOfAFileCutShort(t *testing.T) {
-	path := writeTemp(t, "f", make([]byte, 3<<20))
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := os.Truncate(path, 1<<20); err != nil {
-		t.Fatal(err)
-	}
+	f := openCutShort(t)
 	m, err := syscall.Mmap(int(f.Fd()), 0, 3<<20, syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		t.Fatalf("mapping past the end: %v; fileCRC would fall back to reads", err)

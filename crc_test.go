@@ -30,6 +30,17 @@ func TestFileCRC_isTheCRCOfTheFile(t *testing.T) {
 // TestFileCRC_aFileCutShortIsAChangedFile: on Linux the mapping past the
 // file's new end faults, and the fault is an error, not a crash.
 func TestFileCRC_aFileCutShortIsAChangedFile(t *testing.T) {
+	f := openCutShort(t)
+	if got := fileCRC(t.Context(), f, 3<<20); !errors.Is(got.err, ErrFileChanged) {
+		t.Fatalf("fileCRC of a file cut short = %x, %v; want ErrFileChanged", got.crc, got.err)
+	}
+	if got := readCRC(t.Context(), f, 0, 3<<20, 0); !errors.Is(got.err, ErrFileChanged) {
+		t.Fatalf("readCRC of a file cut short = %x, %v; want ErrFileChanged", got.crc, got.err)
+	}
+}
+
+// openCutShort opens a file of 3 MiB, then cuts it to 1 MiB.
+func openCutShort(t *testing.T) *os.File {
 	b := make([]byte, 3<<20)
 	rand.Read(b)
 	path := writeTemp(t, "f", b)
@@ -37,14 +48,9 @@ func TestFileCRC_aFileCutShortIsAChangedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	if err := os.Truncate(path, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	if got := fileCRC(t.Context(), f, int64(len(b))); !errors.Is(got.err, ErrFileChanged) {
-		t.Fatalf("fileCRC of a file cut short = %x, %v; want ErrFileChanged", got.crc, got.err)
-	}
-	if got := readCRC(t.Context(), f, 0, int64(len(b)), 0); !errors.Is(got.err, ErrFileChanged) {
-		t.Fatalf("readCRC of a file cut short = %x, %v; want ErrFileChanged", got.crc, got.err)
-	}
+	return f
 }

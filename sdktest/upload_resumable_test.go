@@ -474,6 +474,18 @@ func loseLastAnswer(e *env) fault {
 	}
 }
 
+// finishUnanswered uploads a new file named name through a client that
+// does not retry, losing the answer to the PATCH that finishes it: the
+// server has the file, and the client's state the upload to resume.
+func finishUnanswered(t *testing.T, e *env, name string) (path string, content []byte) {
+	path, content = writeRandom(t, name, int(3*e.part)+2<<20+5)
+	e.inject(loseLastAnswer(e))
+	if _, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part)); err == nil {
+		t.Fatal("an upload whose last answer was lost succeeded with no retries")
+	}
+	return path, content
+}
+
 // TestUploadFile_tusResumedUploadOfAnotherVersionGoesAnew: a run resumes an
 // upload a run before finished, unanswered, of the file as it was; the
 // file was replaced since by other bytes of its size and time. The
@@ -481,11 +493,7 @@ func loseLastAnswer(e *env) fault {
 // is now is uploaded anew.
 func TestUploadFile_tusResumedUploadOfAnotherVersionGoesAnew(t *testing.T) {
 	e := newEnv(t, nil)
-	path, _ := writeRandom(t, "replaced.bin", int(3*e.part)+2<<20+5)
-	e.inject(loseLastAnswer(e))
-	if _, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part)); err == nil {
-		t.Fatal("an upload whose last answer was lost succeeded with no retries")
-	}
+	path, _ := finishUnanswered(t, e, "replaced.bin")
 	fi, _ := os.Stat(path)
 	_, content := writeRandom(t, "other.bin", int(fi.Size()))
 	if err := os.WriteFile(path, content, 0o644); err != nil {
@@ -507,11 +515,7 @@ func TestUploadFile_tusResumedUploadOfAnotherVersionGoesAnew(t *testing.T) {
 // since. The file is uploaded anew, in the same call.
 func TestUploadFile_tusResumedUploadWhoseFileWasDeletedGoesAnew(t *testing.T) {
 	e := newEnv(t, nil)
-	path, content := writeRandom(t, "deleted.bin", int(3*e.part)+2<<20+5)
-	e.inject(loseLastAnswer(e))
-	if _, err := e.client(nil, perseus.WithRetry(perseus.RetryPolicy{})).File.UploadFile(t.Context(), path, perseus.WithPartSize(e.part)); err == nil {
-		t.Fatal("an upload whose last answer was lost succeeded with no retries")
-	}
+	path, content := finishUnanswered(t, e, "deleted.bin")
 	c := e.client(nil)
 	page, err := c.File.ListFilesPage(t.Context(), perseus.ListOptions{}, "")
 	if err != nil || len(page.Files) != 1 {
