@@ -12,8 +12,12 @@ import (
 	"github.com/minio/crc64nvme"
 )
 
-// crcWindow is how much of a file fileCRC maps at once.
-const crcWindow = 64 << 20
+// crcWindow is how much of a file fileCRC maps at once. The pages mapped
+// count in the process's resident memory while they are: 64 MiB windows
+// put the CLI at 83 MiB during a 4 GiB upload (row 4, target 64 MiB), and
+// 1 MiB to 64 MiB windows cost the same CPU for 1 GiB (172–181 ms, against
+// 212 ms read into a buffer; measured here).
+const crcWindow = 4 << 20
 
 // fileCRC computes the CRC-64/NVME of the first size bytes of f from
 // windows of it mapped into memory, which costs a third less CPU than
