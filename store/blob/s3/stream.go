@@ -177,7 +177,14 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		w.last = p[len(p)-1]
 		w.crc = crc64nvme.Update(w.crc, p[len(p)-1:])
 		w.n++
-		w.detach() // every byte is here: only Commit or Abort ends the request now
+		// Every byte is here: only Commit or Abort ends the request now,
+		// unless streamPut's ctx ended first. Then the request is being cut
+		// off, and the last byte must not follow: it would let the server
+		// store the part or object after all, once its caller was told no.
+		if !w.detach() {
+			w.err = fmt.Errorf("s3: %s: %w", w.what, context.Cause(w.parent))
+			return len(p), w.err
+		}
 	}
 	return len(p), nil
 }

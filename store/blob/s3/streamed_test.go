@@ -86,7 +86,12 @@ func TestWritePartCutOffKeepsThePartThatWasThere(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	w.Write(make([]byte, 2<<20))
+	// The rest after the context ended: refused, whether or not the
+	// request has stopped reading yet, so that Commit cannot send the
+	// held-back last byte and have the server store the part after all.
+	if _, err := w.Write(make([]byte, 2<<20)); err == nil {
+		t.Fatal("a Write completing the part after the context ended returned nil")
+	}
 	if err := w.Commit(ctx); err == nil {
 		t.Fatal("Commit after the context ended returned nil")
 	}
