@@ -201,11 +201,22 @@ func readAhead(ctx context.Context, r io.Reader, fn func([]byte)) (int64, error)
 		free <- *b
 	}
 	stop := make(chan struct{})
+	var canceled bool
 	defer func() {
 		close(stop)
-		for range full { // closed once the reader has stopped: no read is left in a buffer
+		// The buffers go back once full is closed: the reader has stopped,
+		// no read is left in one. After a cancel the reader may be in a read
+		// that hangs (a stuck network mount): that wait is not the caller's.
+		giveBack := func() {
+			for range full {
+			}
+			putReadBufs(bufs)
 		}
-		putReadBufs(bufs)
+		if canceled {
+			go giveBack()
+		} else {
+			giveBack()
+		}
 	}()
 	go func() {
 		defer close(full)
@@ -224,8 +235,14 @@ func readAhead(ctx context.Context, r io.Reader, fn func([]byte)) (int64, error)
 		}
 	}()
 	var total int64
-	for c := range full {
+	for {
+		var c chunk
+		select {
+		case c = <-full: // never closed before the reader has sent its last chunk, with its error
+		case <-ctx.Done():
+		}
 		if err := ctx.Err(); err != nil {
+			canceled = true
 			return total, err
 		}
 		fn(c.b)
@@ -238,5 +255,4 @@ func readAhead(ctx context.Context, r io.Reader, fn func([]byte)) (int64, error)
 			return total, c.err
 		}
 	}
-	return total, nil
 }

@@ -48,6 +48,36 @@ func TestReadAhead_stopsAtAnErrorOrWhenTheContextEnds(t *testing.T) {
 // TestReadAhead_givesItsBuffersBackOnlyOnceItsReaderStopped: a reader
 // still filling a buffer after readAhead returned would write into the
 // next file's (the race detector sees it).
+// TestReadAhead_returnsOnCancelWhileItsReaderHangs: a read that does not
+// return (a stuck network mount) does not hold the caller after a cancel.
+func TestReadAhead_returnsOnCancelWhileItsReaderHangs(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	release := make(chan struct{})
+	defer close(release)
+	first := true
+	stuck := readerFunc(func(b []byte) (int, error) {
+		if first {
+			first = false
+			return len(b), nil
+		}
+		<-release
+		return 0, io.EOF
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := readAhead(ctx, stuck, func([]byte) { cancel() })
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("readAhead = %v; want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("readAhead waits for a hung read after its context ended")
+	}
+}
+
 func TestReadAhead_givesItsBuffersBackOnlyOnceItsReaderStopped(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	slow := readerFunc(func(b []byte) (int, error) {
