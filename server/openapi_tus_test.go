@@ -72,6 +72,9 @@ func tusAnswers(t *testing.T) map[string]bool {
 	res.Body.Close()
 	s.do(t, "PATCH", res.Header.Get("Location"), keyA, octets, []byte("abc"), with("Upload-Offset", "0")...) // 422
 
+	// An upload of 0 bytes, ended at its creation, with a CRC it does not have: 460.
+	s.do(t, "POST", tusBase, keyA, "", nil, with("Upload-Length", "0", "Upload-Metadata", meta("e.txt"), fileChecksumHeader, "crc64nvme AAAAAAAAAAE=")...) // 460
+
 	// Termination.
 	s.do(t, "DELETE", loc, "", "", nil, v...)                                              // 401
 	s.do(t, "DELETE", tusBase+"0190c1d2-0000-7000-8000-000000000000", keyA, "", nil, v...) // 404

@@ -71,6 +71,26 @@ func TestTusFileChecksum(t *testing.T) {
 	})
 }
 
+// TestTusFileChecksumOfAnEmptyUpload: tusd finishes an upload of 0 bytes
+// at its creation, writing no chunk; its declared CRC is held to 0 there.
+func TestTusFileChecksumOfAnEmptyUpload(t *testing.T) {
+	e := newEnv(t)
+	post := func(crc string) tusResp {
+		return e.tusDo("POST", tusBase, keyA, nil, map[string]string{"Upload-Length": "0",
+			"Upload-Metadata": tusMeta("filename", "empty.txt"), fileChecksumHeader: crc})
+	}
+	if r := post(fileCRC([]byte("not empty"))); r.status != 460 || !strings.Contains(r.message(), "file_checksum_mismatch") {
+		t.Fatalf("an empty upload with a wrong file checksum: %d %s", r.status, r.body)
+	}
+	if fs := e.find(keyA, nil, []string{hashOf(nil)}); len(fs) != 0 {
+		t.Fatalf("a wrong file checksum left files: %+v", fs)
+	}
+	r := post(fileCRC(nil))
+	if r.status != http.StatusCreated || r.h.Get(fileChecksumHeader) != fileCRC(nil) {
+		t.Fatalf("an empty upload with the right file checksum: %d %s, echoed %q", r.status, r.body, r.h.Get(fileChecksumHeader))
+	}
+}
+
 // TestTusFileChecksumOfAnUploadBegunBefore: an upload whose state keeps no
 // CRC (begun by a server before this one) cannot be held to a file
 // checksum: 409, and its bytes stay; without the header it ends as usual.

@@ -47,6 +47,15 @@ func (t tusStore) create(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 	if info.SizeIsDeferred {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusAnswer(ErrLengthRequired.With("send Upload-Length: this server does not take uploads of unknown length"))
 	}
+	if x := exchangeOf(ctx); info.Size == 0 && x.checks.FileCRC64 != nil {
+		// tusd finishes an empty upload with no chunk written, so no
+		// WriteChunk checks it: the CRC-64/NVME of no bytes is 0.
+		if *x.checks.FileCRC64 != 0 {
+			return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusAnswer(ErrFileChecksum.With(
+				"%s %s: an upload of 0 bytes has the CRC-64/NVME 0 (crc64nvme AAAAAAAAAAA=); nothing was created: check what was declared", fileChecksumHeader, x.declared))
+		}
+		x.checked = x.declared
+	}
 	hashFirst := strings.EqualFold(strings.TrimSpace(hook.HTTPRequest.Header.Get(hashFirstHeader)), "same-size")
 	r, err := t.s.core.CreateResumable(ctx, tenantOfCtx(ctx), info.Size, name, sum, info.MetaData, hashFirst)
 	if err != nil {

@@ -205,6 +205,11 @@ func (w *streamWriter) Commit(ctx context.Context) error {
 	if !w.detach() && w.parent.Err() != nil && w.size == 0 { // an empty PUT not yet sent
 		return errors.Join(fmt.Errorf("s3: %s: %w", w.what, w.parent.Err()), w.discard())
 	}
+	// ctx bounds all of Commit, the held-back byte's hand-over included: a
+	// store that stopped reading near the body's end would hold that write
+	// for as long as its connection lives.
+	stop := context.AfterFunc(ctx, w.cancel)
+	defer stop()
 	if w.size == 0 {
 		w.start()
 	} else if _, err := w.pw.Write([]byte{w.last}); err != nil {
