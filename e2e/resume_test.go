@@ -38,11 +38,7 @@ type partProxy struct {
 }
 
 func newPartProxy(t *testing.T, target string, pass int64) *partProxy {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	p := &partProxy{pass: pass, ready: make(chan struct{})}
 	p.holding.Store(true)
 	p.passed.Add(int(pass))
@@ -146,4 +142,13 @@ func TestCLIUploadInterruptedBySIGINTResumes(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(data, "blobs", "objects", "parts", "*")); len(left) != 0 {
 		t.Errorf("parts left in the store after completing: %v", left)
 	}
+}
+
+// proxyTo is a reverse proxy to target, for the proxies that cut uploads.
+func proxyTo(t *testing.T, target string) *httputil.ReverseProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
 }

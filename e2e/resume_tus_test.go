@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +33,7 @@ type patchProxy struct {
 }
 
 func newPatchProxy(t *testing.T, target string, pass int64) *patchProxy {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	p := &patchProxy{pass: pass, ready: make(chan struct{})}
 	p.holding.Store(true)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -137,6 +137,16 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// CheckEmpty holds an upload of size bytes, when it has none, to the
+// whole-file CRC checks declare: no write ends an empty upload (tus ends it
+// at its creation), and the CRC-64/NVME of no bytes is 0.
+func CheckEmpty(size int64, checks Checks) error {
+	if size != 0 || checks.FileCRC64 == nil || *checks.FileCRC64 == 0 {
+		return nil
+	}
+	return failf(ErrFileChecksumMismatch, "an upload of 0 bytes has the CRC-64/NVME 0 (crc64nvme AAAAAAAAAAA=), not the one declared; nothing was created: check what was declared")
+}
+
 // checkFileCRC holds r, whose last bytes were just written (crc is the
 // CRC of all of them, nil when r keeps none), to the CRC-64/NVME its
 // client declared for the whole file. A mismatch discards the upload: the
